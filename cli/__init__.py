@@ -1,0 +1,1 @@
+"""The ``fljob`` command line. Only this package prints and exits."""

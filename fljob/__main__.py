@@ -1,0 +1,3 @@
+from fljob.cli.main import main
+
+main()
