@@ -65,9 +65,8 @@ def render_command(job_dir: Path, site: str | None, env_pairs: Sequence[str],
     print_warnings(resolved.warnings)
     configs = {"meta": resolved.meta, **resolved.configs}
     view: dict[str, Any] = {"meta": None, "configs": {}}
-    if site is not None:
-        env = {**os.environ, **parse_pairs(env_pairs, "--env")}
-        overrides = parse_pairs(sys_pairs, "--sys")
+    env = {**os.environ, **parse_pairs(env_pairs, "--env")}
+    overrides = parse_pairs(sys_pairs, "--sys")
     for key, config in configs.items():
         data: Any = config.data
         if site is not None and config.deploy_refs:
