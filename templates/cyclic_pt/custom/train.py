@@ -79,9 +79,12 @@ def main():
         if flare.is_evaluate():
             flare.send(flare.FLModel(metrics={"accuracy": accuracy}))
             continue
-        if accuracy > best_accuracy:
-            best_state, best_accuracy = copy.deepcopy(model.state_dict()), accuracy
         steps, loss = train(model, train_x, train_y, args.epochs, args.batch_size, args.lr)
+        # The site's own best model (after local training) is what cross-site
+        # evaluation asks for with submit_model.
+        local_accuracy = evaluate(model, val_x, val_y)
+        if local_accuracy > best_accuracy:
+            best_state, best_accuracy = copy.deepcopy(model.state_dict()), local_accuracy
         print(f"{site} round {received.current_round}: global model accuracy {accuracy:.3f}, "
               f"train loss {loss:.3f}", flush=True)
         flare.send(flare.FLModel(
