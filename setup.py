@@ -6,8 +6,13 @@ on; no bare top-level ``compiler``/``runtime``/``cli`` package is ever installed
 
 from setuptools import find_packages, setup
 
-FOLDERS = {"compiler": "compiler", "runtime": "runtime", "cli": "cli",
-           "templates": "templates", "schemas": "schemas"}
+FOLDERS = {
+    "compiler": "compiler",
+    "runtime": "runtime",
+    "cli": "cli",
+    "templates": "templates",
+    "schemas": "schemas",
+}
 
 
 def _packages() -> tuple[list[str], dict[str, str]]:

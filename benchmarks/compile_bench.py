@@ -122,15 +122,29 @@ def time_cli(job: Path, out_root: Path, runs: int) -> list[float]:
     times = []
     for i in range(runs):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "fljob", "compile", "-j", str(job), "-o",
-                        str(out_root / f"cli_{i}")], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "fljob",
+                "compile",
+                "-j",
+                str(job),
+                "-o",
+                str(out_root / f"cli_{i}"),
+            ],
+            check=True,
+            capture_output=True,
+        )
         times.append(time.perf_counter() - start)
     return times
 
 
 def report(label: str, times: list[float]) -> None:
-    print(f"{label:<34} median {statistics.median(times) * 1000:8.1f} ms"
-          f"   best {min(times) * 1000:8.1f} ms   ({len(times)} runs)")
+    print(
+        f"{label:<34} median {statistics.median(times) * 1000:8.1f} ms"
+        f"   best {min(times) * 1000:8.1f} ms   ({len(times)} runs)"
+    )
 
 
 def main() -> None:

@@ -19,8 +19,14 @@ RENDER_ROOT_URL = "grpc://127.0.0.1:8002"
 
 @click.command("compile")
 @job_dir_option
-@click.option("-o", "--out", "out", required=True, type=click.Path(path_type=Path),
-              help="Where to write the bundle (a folder, or a .zip file with --zip).")
+@click.option(
+    "-o",
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Where to write the bundle (a folder, or a .zip file with --zip).",
+)
 @click.option("--zip", "as_zip", is_flag=True, help="Write one reproducible zip file.")
 @click.option("--force", is_flag=True, help="Replace an existing bundle at OUT.")
 def compile_command(job_dir: Path, out: Path, as_zip: bool, force: bool) -> None:
@@ -38,14 +44,26 @@ def compile_command(job_dir: Path, out: Path, as_zip: bool, force: bool) -> None
 @click.command("render")
 @job_dir_option
 @click.option("--site", help="Resolve system variables as this site sees them ('server' too).")
-@click.option("--env", "env_pairs", multiple=True, metavar="KEY=VALUE",
-              help="Environment variable for --site (repeatable); the process env fills the rest.")
-@click.option("--sys", "sys_pairs", multiple=True, metavar="KEY=VALUE",
-              help="Override a system variable's placeholder value for --site (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default="json",
-              show_default=True)
-def render_command(job_dir: Path, site: str | None, env_pairs: Sequence[str],
-                   sys_pairs: Sequence[str], fmt: str) -> None:
+@click.option(
+    "--env",
+    "env_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Environment variable for --site (repeatable); the process env fills the rest.",
+)
+@click.option(
+    "--sys",
+    "sys_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a system variable's placeholder value for --site (repeatable).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True
+)
+def render_command(
+    job_dir: Path, site: str | None, env_pairs: Sequence[str], sys_pairs: Sequence[str], fmt: str
+) -> None:
     """Print the resolved job: {"meta": ..., "configs": {"<app>/config/<name>": ...}}.
 
     \b
@@ -91,9 +109,11 @@ def site_system_variables(key: str, site: str, overrides: Mapping[str, str]) -> 
     }
     unknown = sorted(set(overrides) - {*values, "JOB_CUSTOM_DIR", "JOB_CONFIG_DIR"})
     if unknown:
-        raise click.BadParameter(f"unknown system variable(s): {', '.join(unknown)}; known: "
-                                 f"{', '.join(sorted(values))}, JOB_CUSTOM_DIR, JOB_CONFIG_DIR",
-                                 param_hint="--sys")
+        raise click.BadParameter(
+            f"unknown system variable(s): {', '.join(unknown)}; known: "
+            f"{', '.join(sorted(values))}, JOB_CUSTOM_DIR, JOB_CONFIG_DIR",
+            param_hint="--sys",
+        )
     values.update({k: v for k, v in overrides.items() if k in values})
     job_app = f"{values['WORKSPACE']}/{values['JOB_ID']}/{app}"
     values["JOB_CUSTOM_DIR"] = f"{job_app}/custom"
@@ -102,8 +122,14 @@ def site_system_variables(key: str, site: str, overrides: Mapping[str, str]) -> 
     return values
 
 
-def _site_view(key: str, data: Any, deploy_refs: Mapping[Any, Any], site: str,
-               env: Mapping[str, str], overrides: Mapping[str, str]) -> Any:
+def _site_view(
+    key: str,
+    data: Any,
+    deploy_refs: Mapping[Any, Any],
+    site: str,
+    env: Mapping[str, str],
+    overrides: Mapping[str, str],
+) -> Any:
     from fljob.compiler.resolve import resolve_deploy_time
 
     system = site_system_variables(key, site, overrides)

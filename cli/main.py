@@ -87,8 +87,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI and exit with a named exit code; never a traceback for user mistakes."""
     code: int
     try:
-        result = cli.main(args=list(argv) if argv is not None else None, prog_name="fljob",
-                          standalone_mode=False)
+        result = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="fljob", standalone_mode=False
+        )
         code = int(result) if isinstance(result, int) else ExitCode.OK
     except click.exceptions.Exit as exc:
         code = exc.exit_code

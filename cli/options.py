@@ -10,7 +10,11 @@ import click
 from fljob.errors import Diagnostic
 
 job_dir_option = click.option(
-    "-j", "--job-dir", "--job_folder", "job_dir", required=True,
+    "-j",
+    "--job-dir",
+    "--job_folder",
+    "job_dir",
+    required=True,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="The job folder (meta file plus app folders).",
 )

@@ -17,7 +17,9 @@ from fljob.errors import BundleError
 #: where ``fljob create`` records the template a job came from
 TEMPLATE_RECORD = Path(".fljob") / "template.json"
 #: never copied from ``custom/``: caches and VCS data are not part of a job
-_SKIPPED_NAMES = frozenset({"__pycache__", ".git", ".hg", ".svn", ".DS_Store", ".ipynb_checkpoints"})
+_SKIPPED_NAMES = frozenset(
+    {"__pycache__", ".git", ".hg", ".svn", ".DS_Store", ".ipynb_checkpoints"}
+)
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
 
 
@@ -82,8 +84,11 @@ def read_template_record(job_root: Path) -> Mapping[str, Any] | None:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise BundleError(f"cannot read template record {path}: {exc}", path=str(path),
-                          hint="delete the file or create the job again") from exc
+        raise BundleError(
+            f"cannot read template record {path}: {exc}",
+            path=str(path),
+            hint="delete the file or create the job again",
+        ) from exc
     if not isinstance(record, dict):
         raise BundleError(f"template record {path} is not a JSON object", path=str(path))
     return {key: record.get(key) for key in ("name", "version", "hash")}

@@ -14,8 +14,14 @@ class CompileResult:
     warnings: tuple[Diagnostic, ...]
 
 
-def compile_job(job_dir: Path, out: Path, *, as_zip: bool = False, force: bool = False,
-                policy: object | None = None) -> CompileResult:
+def compile_job(
+    job_dir: Path,
+    out: Path,
+    *,
+    as_zip: bool = False,
+    force: bool = False,
+    policy: object | None = None,
+) -> CompileResult:
     """Compile the job folder ``job_dir`` into a bundle at ``out``.
 
     Raises a ``FljobError`` subclass (with every diagnostic of the failing stage) on

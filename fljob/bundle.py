@@ -94,8 +94,11 @@ class BundleWriter:
         """Write the bundle with ``manifest`` (its ``files`` are filled in here)."""
         out = Path(out)
         if out.exists() and not force:
-            raise BundleError(f"output exists: {out}", path=str(out),
-                              hint="choose another path or pass --force to replace it")
+            raise BundleError(
+                f"output exists: {out}",
+                path=str(out),
+                hint="choose another path or pass --force to replace it",
+            )
         full = dict(manifest)
         full["files"] = self.file_entries()
         manifest_bytes = dump_json(full, sort_keys=True)
@@ -228,14 +231,20 @@ def open_bundle(path: Path) -> Bundle:
     """Open a bundle directory (use :func:`unpack_bundle` for a zip)."""
     path = Path(path)
     if path.is_file() and zipfile.is_zipfile(path):
-        raise BundleError(f"{path} is a zip; unpack it first", path=str(path),
-                          hint="use fljob.bundle.unpack_bundle(zip, dest)")
+        raise BundleError(
+            f"{path} is a zip; unpack it first",
+            path=str(path),
+            hint="use fljob.bundle.unpack_bundle(zip, dest)",
+        )
     manifest_path = path / MANIFEST_NAME
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise BundleError(f"no {MANIFEST_NAME} in {path}", path=str(path),
-                          hint="is this a bundle written by 'fljob compile'?") from exc
+        raise BundleError(
+            f"no {MANIFEST_NAME} in {path}",
+            path=str(path),
+            hint="is this a bundle written by 'fljob compile'?",
+        ) from exc
     except (OSError, ValueError) as exc:
         raise BundleError(f"cannot read {manifest_path}: {exc}", path=str(path)) from exc
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
@@ -249,7 +258,7 @@ def unpack_bundle(source: Path | bytes, dest: Path) -> Bundle:
     Entries with absolute paths, ``..`` or symlink modes are refused; so is an archive
     that would expand beyond :data:`MAX_UNPACKED_BYTES`. The result is verified.
     """
-    stream = io.BytesIO(source) if isinstance(source, bytes) else Path(source).open("rb")
+    stream = io.BytesIO(source) if isinstance(source, bytes) else Path(source).open("rb")  # noqa: SIM115 (closed below)
     with stream, zipfile.ZipFile(stream) as zf:
         infos = zf.infolist()
         if sum(i.file_size for i in infos) > MAX_UNPACKED_BYTES:

@@ -21,7 +21,7 @@ class ExitCode(enum.IntEnum):
     INTERNAL = 3  #: a bug in fljob
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"

@@ -69,11 +69,21 @@ def cli():
 def cli_process():
     """Run ``fljob ARGS`` as a real subprocess (cold start, real exit code)."""
 
-    def invoke(*args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None,
-               timeout: float = 120) -> CliResult:
+    def invoke(
+        *args: str,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 120,
+    ) -> CliResult:
         full_env = {**os.environ, **(env or {})}
-        proc = subprocess.run([sys.executable, "-m", "fljob", *map(str, args)], cwd=cwd,
-                              env=full_env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, "-m", "fljob", *map(str, args)],
+            cwd=cwd,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
     return invoke

@@ -20,7 +20,10 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out)],
-        cwd=REPO_ROOT, check=True, capture_output=True, text=True,
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     (whl,) = out.glob("fljob-*.whl")
     return whl
@@ -30,27 +33,52 @@ def test_wheel_holds_only_the_fljob_package(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     top_levels = {n.split("/")[0] for n in names if not n.startswith("fljob-")}
     assert top_levels == {"fljob"}
-    for module in ("fljob/compiler/__init__.py", "fljob/runtime/__init__.py",
-                   "fljob/cli/main.py"):
+    for module in ("fljob/compiler/__init__.py", "fljob/runtime/__init__.py", "fljob/cli/main.py"):
         assert module in names
 
 
 def test_wheel_runs_help_in_a_fresh_venv(wheel: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    target = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-                    "--target", str(target), str(wheel)], check=True)
+    target = (
+        venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+    )
     # Dependencies come from this interpreter's site-packages, added as a plain path so
     # that the editable install of the working tree stays out of the fresh venv.
     deps = sysconfig.get_paths()["purelib"]
     (target / "deps.pth").write_text(deps + "\n")
-    result = subprocess.run([str(venv / "bin" / "python"), "-m", "fljob", "--help"],
-                            capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "fljob", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "compile" in result.stdout
     where = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import fljob.compiler; print(fljob.compiler.__file__)"],
-        capture_output=True, text=True, cwd=tmp_path, check=True,
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import fljob.compiler; print(fljob.compiler.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
     )
     assert str(target) in where.stdout

@@ -49,7 +49,10 @@ def test_manifest_lists_every_file_with_hash_and_size(tmp_path: Path) -> None:
     out = make_writer(tmp_path).write(tmp_path / "b", MANIFEST, as_zip=False, force=False)
     bundle = open_bundle(out)
     assert set(bundle.manifest["files"]) == {
-        "meta.json", "app/config/config_fed_client.json", "app/custom/train.py"}
+        "meta.json",
+        "app/config/config_fed_client.json",
+        "app/custom/train.py",
+    }
     assert bundle.manifest["files"]["app/custom/train.py"]["size"] == len("print('hi')\n")
     bundle.verify()
     assert bundle.apps == ["app"]
@@ -60,11 +63,15 @@ def test_manifest_lists_every_file_with_hash_and_size(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("tamper", "expected"),
     [
-        (lambda root: (root / "app/custom/train.py").write_text("print('evil')\n"),
-         "app/custom/train.py has"),
+        (
+            lambda root: (root / "app/custom/train.py").write_text("print('evil')\n"),
+            "app/custom/train.py has",
+        ),
         (lambda root: (root / "app/custom/train.py").unlink(), "app/custom/train.py is missing"),
-        (lambda root: (root / "app/custom/extra.py").write_text("x=1\n"),
-         "app/custom/extra.py is not listed"),
+        (
+            lambda root: (root / "app/custom/extra.py").write_text("x=1\n"),
+            "app/custom/extra.py is not listed",
+        ),
     ],
     ids=["changed", "missing", "extra"],
 )

@@ -94,17 +94,23 @@ SERVER = {"json": SERVER_JSON, "conf": SERVER_CONF, "yml": SERVER_YAML}
 
 
 def job_in(fmt: str, root: Path, tree) -> Path:
-    return tree({
-        f"meta.{fmt}": META[fmt],
-        f"app/config/config_fed_server.{fmt}": SERVER[fmt],
-        f"app/config/config_fed_client.{fmt}": CLIENT[fmt],
-        "app/custom/train.py": "print('train')\n",
-    }, root)
+    return tree(
+        {
+            f"meta.{fmt}": META[fmt],
+            f"app/config/config_fed_server.{fmt}": SERVER[fmt],
+            f"app/config/config_fed_client.{fmt}": CLIENT[fmt],
+            "app/custom/train.py": "print('train')\n",
+        },
+        root,
+    )
 
 
 def read_tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_job_in_three_formats_compiles_to_identical_bundles(tmp_path, tree, cli) -> None:
@@ -118,7 +124,8 @@ def test_same_job_in_three_formats_compiles_to_identical_bundles(tmp_path, tree,
     manifest = json.loads(bundles["json"]["MANIFEST.json"])
     assert manifest["system_variables"] == ["SITE_NAME"]
     assert manifest["deploy_refs"] == {
-        "app/config/config_fed_client.json": {"components[0].args.script": ["SITE_NAME"]}}
+        "app/config/config_fed_client.json": {"components[0].args.script": ["SITE_NAME"]}
+    }
     server = json.loads(bundles["json"]["app/config/config_fed_server.json"])
     assert server["workflows"][0]["args"]["num_rounds"] == 4
 
@@ -179,7 +186,9 @@ def test_render_without_site_keeps_deploy_time_references(cli) -> None:
     assert set(view["configs"]) == {"app/config/config_fed_server", "app/config/config_fed_client"}
     script = view["configs"]["app/config/config_fed_client"]["components"][0]["args"]["script"]
     assert script == "python3 -u custom/train.py --lr 0.5 --steps 20 --site {SITE_NAME}"
-    assert view["configs"]["app/config/config_fed_server"]["workflows"][0]["args"]["num_rounds"] == 3
+    assert (
+        view["configs"]["app/config/config_fed_server"]["workflows"][0]["args"]["num_rounds"] == 3
+    )
 
 
 def test_render_for_a_site_resolves_system_variables(cli) -> None:
@@ -189,12 +198,16 @@ def test_render_for_a_site_resolves_system_variables(cli) -> None:
 
 
 def test_render_resolves_environment_from_flags(tmp_path, tree, cli) -> None:
-    job = tree({
-        "meta.json": '{"name": "envjob", "deploy_map": {"app": ["@ALL"]}}',
-        "app/config/config_fed_client.json":
-            '{"format_version": 2, "data": "{$DATA_DIR}/x", "n": "{$N:-3}"}',
-        "app/config/config_fed_server.json": '{"format_version": 2}',
-    }, tmp_path / "envjob")
+    job = tree(
+        {
+            "meta.json": '{"name": "envjob", "deploy_map": {"app": ["@ALL"]}}',
+            "app/config/config_fed_client.json": (
+                '{"format_version": 2, "data": "{$DATA_DIR}/x", "n": "{$N:-3}"}'
+            ),
+            "app/config/config_fed_server.json": '{"format_version": 2}',
+        },
+        tmp_path / "envjob",
+    )
     missing = cli("render", "-j", job, "--site", "s1")
     assert missing.exit_code == 1 and "DATA_DIR" in missing.stderr
     result = cli("render", "-j", job, "--site", "s1", "--env", "DATA_DIR=/data")
