@@ -47,6 +47,13 @@ class Document:
     ``key_spans`` maps the key path of every object member to the span of its key.
     ``suppressions`` maps a 1-based line to the codes silenced there by a
     ``# fljob: ignore[FLJ301]`` comment (HOCON and YAML).
+    ``warnings`` holds what the loader noticed without failing (FLJ106 duplicate keys).
+    ``synthetic`` lists key paths whose value has no single place in the text: HOCON
+    objects made by dotted keys (``args.x = 1``) or by merging duplicates, values from an
+    ``include`` and the children of a substituted ``${...}`` value. Their spans point at
+    where they were (first) written, but ``text[start:end]`` is not their whole source,
+    so editors must not splice them.
+    ``includes`` lists the files a HOCON ``include`` pulled in.
     """
 
     path: Path
@@ -56,6 +63,9 @@ class Document:
     spans: dict[KeyPath, Span] = field(default_factory=dict)
     key_spans: dict[KeyPath, Span] = field(default_factory=dict)
     suppressions: dict[int, frozenset[str]] = field(default_factory=dict)
+    warnings: list[Diagnostic] = field(default_factory=list)
+    synthetic: frozenset[KeyPath] = frozenset()
+    includes: tuple[Path, ...] = ()
 
     def span_of(self, path: KeyPath) -> Span | None:
         """The span of ``path``, or of its nearest ancestor that has one."""

@@ -20,4 +20,7 @@ RULES = [
          bad='{"a": 1, "a": 2}', good='{"a": 2}'),
     Rule("FLJ107", "unsupported-feature", E,
          "The file uses a format feature fljob does not support (e.g. HOCON include outside the job)."),
+    Rule("FLJ108", "missing-include", W,
+         "A HOCON include names a file that does not exist; it is skipped (as in pyhocon).",
+         bad='include "common.conf"  # no such file', good='include required("common.conf")'),
 ]
