@@ -663,19 +663,24 @@ def resolve_config(
     )
 
 
-def resolve_job(job: JobSpec) -> ResolvedJob:
+def resolve_job(job: JobSpec, *, collector: DiagnosticCollector | None = None) -> ResolvedJob:
     """Resolve the meta and every config of ``job``; collect every error of every file,
-    then raise once. Warnings: the job's own, then resolution's."""
-    collector = DiagnosticCollector()
-    meta = resolve_config(job.meta, META, collector=collector)
+    then raise once. Warnings: the job's own, then resolution's.
+
+    With ``collector`` nothing is raised: every diagnostic goes to it and values that
+    failed to resolve become ``None`` (``fljob lint`` uses this to go on validating)."""
+    own = collector is None
+    sink = DiagnosticCollector() if own else collector
+    meta = resolve_config(job.meta, META, collector=sink)
     configs = {
-        cfg.key: resolve_config(cfg.document, cfg.key, collector=collector)
+        cfg.key: resolve_config(cfg.document, cfg.key, collector=sink)
         for cfg in job.config_files()
     }
-    _raise_if_errors(collector.items)
+    if own:
+        _raise_if_errors(sink.items)
     return ResolvedJob(
         spec=job,
         meta=meta,
         configs=configs,
-        warnings=(*job.warnings, *collector.warnings),
+        warnings=(*job.warnings, *sink.warnings) if own else job.warnings,
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fljob.compiler.document import EXTENSIONS, Document
 from fljob.compiler.lint.discover import Target
-from fljob.errors import Diagnostic, FljobError, Severity, sort_key
+from fljob.errors import Diagnostic, DiagnosticCollector, FljobError, sort_key
 from fljob.safety import SafetyPolicy, default_policy
 
 #: Below this many targets a process pool costs more than it saves.
@@ -36,18 +36,28 @@ def lint_job(job_dir: Path, *, policy: SafetyPolicy | None = None) -> list[Diagn
     except FljobError as exc:
         return sorted(set(exc.diagnostics()), key=sort_key)
     documents = [spec.meta, *(cfg.document for cfg in spec.config_files())]
-    try:
-        resolved = resolve_job(spec)
-    except FljobError as exc:
-        return _finish([*spec.warnings, *exc.diagnostics()], documents)
-    found = [*resolved.warnings, *check_job(resolved, policy=policy or default_policy())]
-    return _finish(found, documents)
+    # Resolution errors do not stop the lint: validation goes on with the values that
+    # resolved, and skips findings under a key whose value failed (they would be noise).
+    collector = DiagnosticCollector()
+    resolved = resolve_job(spec, collector=collector)
+    failed = [(d.file, d.key_path or "") for d in collector.items if d.is_error]
+    checks = [
+        d for d in check_job(resolved, policy=policy or default_policy())
+        if not any(_is_under(d, file, path) for file, path in failed)
+    ]
+    return _finish([*resolved.warnings, *collector.items, *checks], documents)
+
+
+def _is_under(diagnostic: Diagnostic, file: str | None, key_path: str) -> bool:
+    if diagnostic.file != file:
+        return False
+    own = diagnostic.key_path or ""
+    return own == key_path or own.startswith((key_path + ".", key_path + "["))
 
 
 def lint_template_dir(path: Path) -> list[Diagnostic]:
     """The template's info file against the schema, plus the template linter's findings
-    (it instantiates the template and lints the job, under the default safety policy)
-    when it is installed."""
+    (it instantiates the template and lints the job, under the default safety policy)."""
     from fljob.compiler.load import load_document
     from fljob.compiler.validate.schemas import TEMPLATE_INFO, check_document
 
@@ -57,17 +67,8 @@ def lint_template_dir(path: Path) -> list[Diagnostic]:
     except FljobError as exc:
         return sorted(set(exc.diagnostics()), key=sort_key)
     own = check_document(doc, TEMPLATE_INFO)
-    try:
-        from fljob.compiler.templates.lint import lint_template
-    except ImportError:
-        note = Diagnostic(
-            "FLJ399",
-            "template checked against the info schema only: the "
-            "template linter (fljob.compiler.templates.lint) is not installed",
-            Severity.INFO,
-            file=str(path),
-        )
-        return _finish([*own, note], [doc])
+    from fljob.compiler.templates.lint import lint_template
+
     theirs = lint_template(path)
     taken = {(d.file, d.line, d.col) for d in theirs}
     # One finding per spot: the template linter's message is the more specific one.

@@ -167,14 +167,6 @@ RULES = [
         bad='deploy_map { app = ["server"] }',
         good='deploy_map { app = ["server", "site-1"] }',
     ),
-    Rule(
-        "FLJ399",
-        "target-not-checked",
-        INFO,
-        "A lint target was found but could not be checked fully (a checker is not installed).",
-        bad="fljob lint templates/   # without fljob.compiler.templates.lint installed",
-        good="fljob lint templates/   # with the template linter installed",
-    ),
     # --- FLJ4xx: component catalog -----------------------------------------------------
     Rule(
         "FLJ401",
