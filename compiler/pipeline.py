@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from fljob.errors import Diagnostic
+from fljob.errors import Diagnostic, DiagnosticCollector, ResolveError
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,8 +24,9 @@ def compile_job(
 ) -> CompileResult:
     """Compile the job folder ``job_dir`` into a bundle at ``out``.
 
-    Raises a ``FljobError`` subclass (with every diagnostic of the failing stage) on
-    bad input; on failure nothing is written at ``out``.
+    Raises a ``FljobError`` subclass with every diagnostic found on bad input; on failure
+    nothing is written at ``out``. A resolution error does not hide validation findings
+    elsewhere in the job: both are reported at once.
 
     >>> compile_job(Path("my_job"), Path("out/my_job"))  # doctest: +SKIP
     CompileResult(bundle=PosixPath('out/my_job'), warnings=())
@@ -33,8 +34,15 @@ def compile_job(
     from fljob.compiler.emit import emit
     from fljob.compiler.load import load_job
     from fljob.compiler.resolve import resolve_job
-    from fljob.compiler.validate import validate
+    from fljob.compiler.validate import check_job, validate
 
-    validated = validate(resolve_job(load_job(Path(job_dir))), policy=policy)
+    spec = load_job(Path(job_dir))
+    collector = DiagnosticCollector()
+    resolved = resolve_job(spec, collector=collector)
+    if collector.has_errors:
+        others = check_job(resolved, policy=policy, failed=collector.items)
+        raise ResolveError([*spec.warnings, *collector.items, *others])
+    resolved = replace(resolved, warnings=(*resolved.warnings, *collector.warnings))
+    validated = validate(resolved, policy=policy)
     bundle = emit(validated, Path(out), as_zip=as_zip, force=force)
     return CompileResult(bundle=bundle, warnings=validated.warnings)

@@ -36,23 +36,11 @@ def lint_job(job_dir: Path, *, policy: SafetyPolicy | None = None) -> list[Diagn
     except FljobError as exc:
         return sorted(set(exc.diagnostics()), key=sort_key)
     documents = [spec.meta, *(cfg.document for cfg in spec.config_files())]
-    # Resolution errors do not stop the lint: validation goes on with the values that
-    # resolved, and skips findings under a key whose value failed (they would be noise).
+    # Resolution errors do not stop the lint: validation goes on with what resolved.
     collector = DiagnosticCollector()
     resolved = resolve_job(spec, collector=collector)
-    failed = [(d.file, d.key_path or "") for d in collector.items if d.is_error]
-    checks = [
-        d for d in check_job(resolved, policy=policy or default_policy())
-        if not any(_is_under(d, file, path) for file, path in failed)
-    ]
+    checks = check_job(resolved, policy=policy or default_policy(), failed=collector.items)
     return _finish([*resolved.warnings, *collector.items, *checks], documents)
-
-
-def _is_under(diagnostic: Diagnostic, file: str | None, key_path: str) -> bool:
-    if diagnostic.file != file:
-        return False
-    own = diagnostic.key_path or ""
-    return own == key_path or own.startswith((key_path + ".", key_path + "["))
 
 
 def lint_template_dir(path: Path) -> list[Diagnostic]:

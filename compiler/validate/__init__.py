@@ -8,6 +8,8 @@ with every finding: ``UnsafeJobError`` when the only errors are safety findings,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fljob.compiler.model import CLIENT_CONFIG, SERVER_CONFIG, ResolvedJob, ValidatedJob
 from fljob.errors import Diagnostic, ValidationError
 from fljob.safety import SafetyPolicy, default_policy, unsafe_job_error
@@ -17,8 +19,14 @@ __all__ = ["check_job", "validate"]
 _SCHEMA_BY_CONFIG = {SERVER_CONFIG: SERVER_CONFIG, CLIENT_CONFIG: CLIENT_CONFIG}
 
 
-def check_job(job: ResolvedJob, *, policy: SafetyPolicy | None = None) -> list[Diagnostic]:
-    """Every validation finding of ``job`` (errors and warnings), without raising."""
+def check_job(
+    job: ResolvedJob, *, policy: SafetyPolicy | None = None, failed: Sequence[Diagnostic] = ()
+) -> list[Diagnostic]:
+    """Every validation finding of ``job`` (errors and warnings), without raising.
+
+    ``failed`` are resolution errors of a partly resolved job: findings at or under the
+    key paths they name are dropped, since those values are missing, not wrong.
+    """
     from fljob.compiler.validate import components, deploy_map, safety, schemas
 
     found: list[Diagnostic] = []
@@ -38,7 +46,15 @@ def check_job(job: ResolvedJob, *, policy: SafetyPolicy | None = None) -> list[D
         app_spec = job.spec.apps.get(app)
         found.extend(components.check_config(config, app_spec.custom_dir if app_spec else None))
     found.extend(safety.check_safety(job, policy or default_policy()))
-    return found
+    spots = [(d.file, d.key_path or "") for d in failed if d.is_error]
+    return [d for d in found if not any(_is_under(d, file, path) for file, path in spots)]
+
+
+def _is_under(diagnostic: Diagnostic, file: str | None, key_path: str) -> bool:
+    if diagnostic.file != file:
+        return False
+    own = diagnostic.key_path or ""
+    return own == key_path or own.startswith((key_path + ".", key_path + "["))
 
 
 def validate(job: ResolvedJob, *, policy: SafetyPolicy | None = None) -> ValidatedJob:
