@@ -97,6 +97,7 @@ def list_templates_command(template_dirs: tuple[Path, ...], output_format: str) 
                 "path": str(template.root),
                 "shadows": [s.label for s in entry.shadows],
                 "variables": [v.to_dict() for v in template.info.variables],
+                "scaffolds": list(template.info.scaffolds),
             }
         )
     _echo_warnings(problems)  # broken templates: reported, the rest still listed

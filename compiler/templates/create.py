@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from fljob.compiler.templates.layout import template_files_hash, template_layout
+from fljob.compiler.templates.layout import template_hash, template_layout
 from fljob.compiler.templates.model import (
     RECORD_DIR,
     RECORD_FILE,
@@ -158,7 +158,7 @@ def _build(
     record = TemplateRecord(
         name=template.name,
         version=template.info.version,
-        hash=template_files_hash(template.root),
+        hash=template_hash(template),
         source=template.source,
         overrides=tuple(records),
         variables=variables,

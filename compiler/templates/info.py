@@ -1,7 +1,10 @@
 """Read a template folder's ``info.conf`` into a :class:`Template`.
 
 FLARE 2.4 ``info.conf`` files (description, controller_type, execution_api_type) load
-as they are; fljob adds ``version`` and typed ``variables``::
+as they are; fljob adds ``version``, ``scaffold`` (shared ``custom/`` folders of the
+library, see :mod:`~fljob.compiler.templates.scaffolds`) and typed ``variables``::
+
+    scaffold = "pt_cnn"
 
     variables {
       num_rounds {
@@ -19,7 +22,15 @@ from typing import Any
 
 from fljob.compiler.document import EXTENSIONS, Document
 from fljob.compiler.keypath import KeyPath
-from fljob.compiler.templates.model import Template, TemplateInfo, Variable, VariableKey
+from fljob.compiler.templates.model import (
+    Template,
+    TemplateInfo,
+    Variable,
+    VariableKey,
+    library_root_of,
+)
+from fljob.compiler.templates.scaffolds import FIELD as SCAFFOLD_FIELD
+from fljob.compiler.templates.scaffolds import parse_scaffold_names, resolve_scaffolds
 from fljob.compiler.templates.suggest import did_you_mean
 from fljob.compiler.templates.types import TYPES, canonical_type, check_constraints, matches_type
 from fljob.errors import Diagnostic, DiagnosticCollector, LoadError, TemplateError
@@ -68,9 +79,10 @@ def read_template(root: Path, *, source: str, name: str | None = None) -> Templa
     except LoadError as exc:
         raise TemplateError(exc.diagnostics()) from None
     info = parse_info(document, collector)
+    scaffolds = resolve_scaffolds(document, info.scaffolds, library_root_of(root), collector)
     collector.raise_if_errors(TemplateError)
     flare_format = info.version is None and not info.variables
-    return Template(name or root.name, root, source, info, flare_format)
+    return Template(name or root.name, root, source, info, flare_format, scaffolds)
 
 
 def parse_info(document: Document, collector: DiagnosticCollector) -> TemplateInfo:
@@ -88,12 +100,14 @@ def parse_info(document: Document, collector: DiagnosticCollector) -> TemplateIn
         collector.add(document.diagnostic("FLJ602", "'version' must be a string", ("version",)))
         version = None
     variables = _parse_variables(document, data.get("variables"), collector)
+    scaffolds = parse_scaffold_names(document, data.get(SCAFFOLD_FIELD), collector)
     return TemplateInfo(
         description=fields["description"].strip(),
         controller_type=fields["controller_type"],
         execution_api_type=fields["execution_api_type"],
         version=str(version) if version is not None else None,
         variables=variables,
+        scaffolds=scaffolds,
     )
 
 

@@ -8,18 +8,28 @@ FLARE's layout, kept as it is:
 - an app folder (a subfolder with ``config_fed_*`` files or a ``config/`` folder) keeps its
   name; its flat config files go to ``<app>/config/``, its ``custom/`` to ``<app>/custom/``;
 - a top-level ``custom/`` is the scaffold for every app's ``custom/``;
+- the shared scaffolds named in info.conf (``scaffold = "pt_cnn"``, folders of the
+  library's ``_scaffolds/``) go to every app's ``custom/`` as well;
 - ``*.j2`` files are jinja2 scaffolds, rendered with the variables, suffix dropped.
+
+When several of these hold a file for the same place, the most specific wins: an app
+folder's own ``custom/`` over the top-level ``custom/``, that over the shared scaffolds,
+and a later shared scaffold over an earlier one (``x.py.j2`` and ``x.py`` count as the
+same file).
 
 Hidden files, ``__pycache__`` and ``info.*`` are never copied.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from fljob.compiler.document import EXTENSIONS
 from fljob.compiler.templates.info import find_named, load_spec
 from fljob.compiler.templates.model import Layout, Template, TemplateFile
+from fljob.compiler.templates.scaffolds import SCAFFOLD_DIR
 from fljob.errors import Diagnostic, LoadError, TemplateError
 
 CONFIG_SUFFIXES = frozenset(ext for ext, _ in EXTENSIONS)
@@ -69,11 +79,42 @@ def template_layout(template: Template) -> Layout:
     else:
         apps = (_single_app_name(meta_path),)
         files.extend(_file(root, f, f"{apps[0]}/config/{f.name}", "config") for f in root_configs)
-    scaffold = root / "custom"
-    if scaffold.is_dir():
-        for app in apps:
-            files.extend(_tree_files(root, scaffold, f"{app}/custom", "custom"))
+    taken = {f.target for f in files}  # an app folder's own custom/ wins
+    for app in apps:
+        shared = _shared_custom(template, f"{app}/custom")
+        files.extend(f for target, f in sorted(shared.items()) if target not in taken)
     return Layout(apps=apps, meta=meta, files=tuple(files))
+
+
+def _shared_custom(template: Template, target_dir: str) -> dict[str, TemplateFile]:
+    """The files every app's ``custom/`` gets: the shared scaffolds in order, then the
+    template's top-level ``custom/``; a later layer's file replaces an earlier one's."""
+    layered: dict[str, TemplateFile] = {}
+    library = template.library_root.resolve()
+    escaping = []
+    for scaffold in template.scaffolds:
+        prefix = f"../{SCAFFOLD_DIR}/{scaffold.name}"
+        for item in _tree_files(scaffold.root, scaffold.root, target_dir, "custom"):
+            if not item.source.resolve().is_relative_to(library):
+                escaping.append(item.source)
+            layered[item.target] = replace(item, template_path=f"{prefix}/{item.template_path}")
+    if escaping:
+        raise TemplateError(
+            [
+                Diagnostic(
+                    "FLJ607",
+                    "scaffold file links outside the template library",
+                    file=str(path),
+                    hint="copy the file into the scaffold instead of linking to it",
+                )
+                for path in dict.fromkeys(escaping)
+            ]
+        )
+    custom = template.root / "custom"
+    if custom.is_dir():
+        for item in _tree_files(template.root, custom, target_dir, "custom"):
+            layered[item.target] = item
+    return layered
 
 
 def _root_files(root: Path) -> list[Path]:
@@ -148,15 +189,25 @@ def _single_app_name(meta_path: Path | None) -> str:
     return "app"
 
 
-def template_files_hash(root: Path) -> str:
-    """sha256 over the template's files (sorted relative paths and contents)."""
+def template_hash(template: Template) -> str:
+    """sha256 over the template's files and those of its shared scaffolds, in order, so
+    that editing a scaffold changes the hash of every template that uses it. A template
+    without scaffolds hashes as before scaffolds existed (its folder alone)."""
     import hashlib
 
     digest = hashlib.sha256()
+    _hash_tree(digest, template.root, "")
+    for scaffold in template.scaffolds:
+        _hash_tree(digest, scaffold.root, f"../{SCAFFOLD_DIR}/{scaffold.name}/")
+    return "sha256:" + digest.hexdigest()
+
+
+def _hash_tree(digest: Any, root: Path, prefix: str) -> None:
+    import hashlib
+
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
         if path.is_dir() or any(_skipped(Path(part)) for part in rel.parts):
             continue
-        digest.update(rel.as_posix().encode() + b"\0")
+        digest.update((prefix + rel.as_posix()).encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return "sha256:" + digest.hexdigest()

@@ -4,6 +4,7 @@ Sources, in order (the first that holds a name wins): ``-d DIR`` (repeatable),
 ``FLJOB_TEMPLATES`` (an ``os.pathsep`` list), the user config file
 (``$XDG_CONFIG_HOME/fljob/config.json`` or ``~/.config/fljob/config.json``, key
 ``template_dirs``), the built-in library. A source folder is a library (a folder of
+templates, plus shared scaffolds in ``_scaffolds/``; folders named ``_*`` are never
 templates) or, when it holds ``info.conf`` itself, a single template.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from fljob.compiler.templates.info import is_template_dir, read_template
 from fljob.compiler.templates.model import Template
+from fljob.compiler.templates.scaffolds import is_reserved
 from fljob.compiler.templates.suggest import closest
 from fljob.errors import Diagnostic, Severity, TemplateError
 
@@ -197,4 +199,9 @@ def _templates_in(folder: Path) -> list[tuple[str, Path]]:
         children = sorted(folder.iterdir())
     except OSError:
         return []
-    return [(child.name, child) for child in children if is_template_dir(child)]
+    # ``_scaffolds`` (and any ``_name``) holds shared parts, never a template.
+    return [
+        (child.name, child)
+        for child in children
+        if not is_reserved(child.name) and is_template_dir(child)
+    ]

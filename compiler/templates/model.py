@@ -8,6 +8,7 @@ from a template keeps a :class:`TemplateRecord` in ``<job>/.fljob/template.json`
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +108,15 @@ class TemplateInfo:
     execution_api_type: str = ""
     version: str | None = None
     variables: tuple[Variable, ...] = ()  #: declared ones (fljob extension)
+    scaffolds: tuple[str, ...] = ()  #: names in the library's ``_scaffolds/`` (fljob extension)
+
+
+@dataclass(frozen=True, slots=True)
+class Scaffold:
+    """A shared folder of ``custom/`` files in a library's ``_scaffolds/``, resolved."""
+
+    name: str  #: as info.conf names it, e.g. ``pt_cnn``
+    root: Path  #: the folder, resolved and known to lie inside the library
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +124,7 @@ class TemplateFile:
     """A file the template ships and where it lands in the job folder."""
 
     source: Path
-    template_path: str  #: template-relative POSIX path
+    template_path: str  #: template-relative POSIX path (``../_scaffolds/...`` for scaffolds)
     target: str  #: job-relative POSIX path, e.g. ``app/config/config_fed_client.conf``
     kind: str  #: ``meta`` | ``config`` | ``custom`` | ``other``
     render: bool = False  #: a jinja2 scaffold (``*.j2``): rendered, suffix dropped
@@ -129,10 +139,21 @@ class Template:
     source: str  #: where it was found: ``-d DIR``, ``FLJOB_TEMPLATES``, ``built-in`` ...
     info: TemplateInfo
     flare_format: bool  #: True when info.conf declares no fljob extensions
+    scaffolds: tuple[Scaffold, ...] = ()  #: ``info.scaffolds`` resolved, in order
 
     @property
     def is_builtin(self) -> bool:
         return self.source == "built-in"
+
+    @property
+    def library_root(self) -> Path:
+        """The library folder that holds this template (and its ``_scaffolds/``)."""
+        return library_root_of(self.root)
+
+
+def library_root_of(template_root: Path) -> Path:
+    """The folder that holds a template folder, also for ``.`` or ``tmpl/..``-style paths."""
+    return Path(os.path.abspath(template_root)).parent
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,24 @@ RULES: list[Rule] = [
         E,
         "A template folder holds neither config files nor app folders with config files.",
     ),
+    Rule(
+        "FLJ606",
+        "unknown-scaffold",
+        E,
+        "A template's info.conf names a scaffold that its library's _scaffolds/ folder "
+        "does not hold.",
+        bad='scaffold = "pt_cnm"',
+        good='scaffold = "pt_cnn"',
+    ),
+    Rule(
+        "FLJ607",
+        "scaffold-outside-library",
+        E,
+        "A scaffold name is an absolute path, climbs with '..', or resolves (through a "
+        "link) outside the template's library folder.",
+        bad='scaffold = "../../shared/pt_cnn"',
+        good='scaffold = "pt_cnn"',
+    ),
     # Template lint.
     Rule(
         "FLJ611",

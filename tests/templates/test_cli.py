@@ -20,6 +20,8 @@ def test_list_templates_json_and_text(cli) -> None:
     sag = next(i for i in items if i["name"] == "sag_pt")
     assert sag["source"] == "built-in" and sag["version"] == "1.0.0"
     assert sag["description"].endswith("CIFAR-10-shaped data")  # never truncated
+    assert sag["scaffolds"] == ["pt_cnn"]
+    assert next(i for i in items if i["name"] == "sag_np")["scaffolds"] == []
     text = cli("list-templates", env=ENV)
     assert text.exit_code == 0 and text.stdout.splitlines()[0].split() == [
         "name",

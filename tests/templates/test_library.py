@@ -123,4 +123,4 @@ def test_bad_info(tree, info: str, message: str) -> None:
 
 
 def test_builtin_dir_is_package_data() -> None:
-    assert (BUILTIN_DIR / "sag_pt" / "custom" / "net.py").is_file()
+    assert (BUILTIN_DIR / "_scaffolds" / "pt_cnn" / "net.py").is_file()

@@ -4,7 +4,12 @@ It receives the global model, reports the global model's accuracy on the site's
 validation data, trains it locally and sends the new weights back with the number of
 steps taken (FedAvg weights each site by it). It also answers cross-site evaluation
 tasks: ``validate`` (evaluate a received model) and ``submit_model`` (send the best
-local model).
+locally trained model).
+
+One script for every PyTorch template of the library (FedAvg, deploy-map FedAvg, FedAvg
+with cross-site evaluation, server- and client-controlled cyclic, swarm with cross-site
+evaluation): they all send ``train``, and the CSE ones also ``validate`` and
+``submit_model``. It is the library's shared scaffold ``_scaffolds/pt_cnn``.
 """
 
 import argparse
@@ -44,7 +49,7 @@ def train(model: nn.Module, images, labels, epochs: int, batch_size: int, lr: fl
         order = torch.randperm(len(images), generator=generator)
         total = 0.0
         for start in range(0, len(images), batch_size):
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             optimizer.zero_grad()
             loss = loss_fn(model(images[batch]), labels[batch])
             loss.backward()
@@ -85,13 +90,18 @@ def main():
         local_accuracy = evaluate(model, val_x, val_y)
         if local_accuracy > best_accuracy:
             best_state, best_accuracy = copy.deepcopy(model.state_dict()), local_accuracy
-        print(f"{site} round {received.current_round}: global model accuracy {accuracy:.3f}, "
-              f"train loss {loss:.3f}", flush=True)
-        flare.send(flare.FLModel(
-            params={k: v.cpu() for k, v in model.state_dict().items()},
-            metrics={"accuracy": accuracy, "train_loss": loss},
-            meta={"NUM_STEPS_CURRENT_ROUND": steps},
-        ))
+        print(
+            f"{site} round {received.current_round}: global model accuracy {accuracy:.3f}, "
+            f"train loss {loss:.3f}",
+            flush=True,
+        )
+        flare.send(
+            flare.FLModel(
+                params={k: v.cpu() for k, v in model.state_dict().items()},
+                metrics={"accuracy": accuracy, "train_loss": loss},
+                meta={"NUM_STEPS_CURRENT_ROUND": steps},
+            )
+        )
 
 
 if __name__ == "__main__":

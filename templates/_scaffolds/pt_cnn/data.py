@@ -27,8 +27,9 @@ def _samples(rng: np.random.Generator, n: int, signal: float, noise: float):
     return torch.from_numpy(images.astype(np.float32)), torch.from_numpy(labels)
 
 
-def load_data(site_name: str, n_train: int = 768, n_val: int = 256,
-              signal: float = 0.1, noise: float = 1.0):
+def load_data(
+    site_name: str, n_train: int = 768, n_val: int = 256, signal: float = 0.1, noise: float = 1.0
+):
     """``(train_x, train_y, val_x, val_y)`` for ``site_name``; the same every time."""
     seed = zlib.crc32(site_name.encode("utf-8"))
     train_x, train_y = _samples(np.random.default_rng(seed), n_train, signal, noise)
