@@ -231,12 +231,6 @@ def variable_values(job_dir: Path, variables: Sequence[Variable]) -> dict[str, A
     return values
 
 
-def _missing() -> object:
-    from fljob.compiler.overrides import _MISSING
-
-    return _MISSING
-
-
 def _set_job_name(meta_path: Path, name: str) -> None:
     """Set ``name`` in the job's meta file in place (added when absent)."""
     from fljob.compiler.edit import add_value, set_value
