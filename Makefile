@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo_work
 
-.PHONY: setup test test-fast demo lint format bench clean
+.PHONY: setup test test-fast demo lint typecheck coverage format bench clean
 
 $(STAMP): pyproject.toml setup.py constraints.txt
 	$(PY) -m venv $(VENV)
@@ -29,6 +29,18 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
+
+# mypy: --strict on the compiler and the package root, default settings on the runtime and
+# the CLI (see scripts/typecheck.sh and [tool.mypy] in pyproject.toml). Not part of
+# `make test` itself; tests/test_tooling.py (marked slow) runs the script there.
+typecheck: setup
+	MYPY=$(BIN)/mypy bash scripts/typecheck.sh
+
+# The whole suite under coverage, Python subprocesses included, then the report
+# (config: [tool.coverage.*] in pyproject.toml).
+coverage: setup
+	bash scripts/coverage.sh "$(BIN)"
 
 format: setup
 	$(BIN)/ruff format .
@@ -38,4 +50,4 @@ bench: setup
 	$(BIN)/python benchmarks/compile_bench.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) build dist *.egg-info
+	rm -rf $(VENV) $(DEMO_DIR) build dist *.egg-info .mypy_cache .coverage .coverage.* htmlcov

@@ -307,14 +307,14 @@ def convert_value(doc: Document, path: KeyPath, text: str, declared: Variable | 
             ]
         ) from None
     problem = rule.problem(value) if rule is not None else None
-    if problem:
+    if problem and rule is not None:
         raise OverrideError(
             [
                 doc.diagnostic(
                     "FLJ625",
                     f"bad value for {where}: {problem}",
                     path,
-                    hint=rule.description or None,  # type: ignore[union-attr]
+                    hint=rule.description or None,
                 )
             ]
         )
@@ -337,7 +337,9 @@ def catalog_argument(data: Any, path: KeyPath) -> Variable | None:
         spec = catalog.lookup(class_path)
     elif isinstance(short_name, str):
         spec = catalog.lookup_name(short_name)
-    arg = spec.args.get(path[-1]) if spec is not None else None
+    if spec is None:
+        return None
+    arg = spec.args.get(path[-1])
     if arg is None:
         return None
     kinds = [t for t in arg.type.split("|") if t != "null"]
@@ -346,7 +348,7 @@ def catalog_argument(data: Any, path: KeyPath) -> Variable | None:
     return Variable(
         name=arg.name,
         type=type_name,
-        description=f"{spec.short_name}.{arg.describe()}",  # type: ignore[union-attr]
+        description=f"{spec.short_name}.{arg.describe()}",
         choices=arg.choices,
         minimum=arg.minimum,
         nullable="null" in arg.type.split("|"),

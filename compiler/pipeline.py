@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fljob.errors import Diagnostic, DiagnosticCollector, ResolveError
+
+if TYPE_CHECKING:  # the stages are imported when a job is compiled, not with this module
+    from fljob.safety import SafetyPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +24,7 @@ def compile_job(
     *,
     as_zip: bool = False,
     force: bool = False,
-    policy: object | None = None,
+    policy: SafetyPolicy | None = None,
 ) -> CompileResult:
     """Compile the job folder ``job_dir`` into a bundle at ``out``.
 

@@ -284,7 +284,9 @@ def parse_reference(body: str) -> Reference:
     from lark.exceptions import UnexpectedInput
 
     try:
-        return _parser().parse(body)  # type: ignore[no-any-return]
+        # The parser's transformer turns the tree into a Reference (lark cannot say so).
+        ref: Reference = _parser().parse(body)
+        return ref
     except UnexpectedInput as exc:
         raise _syntax_error(body, exc) from None
 

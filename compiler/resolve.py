@@ -670,11 +670,10 @@ def resolve_job(job: JobSpec, *, collector: DiagnosticCollector | None = None) -
     With ``collector`` nothing is raised: every diagnostic goes to it and values that
     failed to resolve become ``None`` (``fljob lint`` uses this to go on validating)."""
     own = collector is None
-    sink = DiagnosticCollector() if own else collector
+    sink = collector if collector is not None else DiagnosticCollector()
     meta = resolve_config(job.meta, META, collector=sink)
     configs = {
-        cfg.key: resolve_config(cfg.document, cfg.key, collector=sink)
-        for cfg in job.config_files()
+        cfg.key: resolve_config(cfg.document, cfg.key, collector=sink) for cfg in job.config_files()
     }
     if own:
         _raise_if_errors(sink.items)

@@ -3,7 +3,7 @@ bounds, and which of them name other components."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -19,7 +19,7 @@ class _Required:
 REQUIRED: Any = _Required()
 
 #: Type names an argument may have; ``a|b`` is a union, ``null`` allows None.
-_CHECKS = {
+_CHECKS: dict[str, Callable[[Any], bool]] = {
     "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
     "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "str": lambda v: isinstance(v, str),

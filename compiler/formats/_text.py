@@ -99,6 +99,17 @@ def unsupported(
     return LoadError([located("FLJ107", message, path, index, offset, hint=hint)])
 
 
+def skip(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Where ``pattern``, matched at ``pos``, stops.
+
+    Only for patterns that also match the empty string (``[ \\t]*``): they match at any
+    offset, so there is no failed match to handle.
+    """
+    m = pattern.match(text, pos)
+    assert m is not None, f"{pattern.pattern!r} must match the empty string"
+    return m.end()
+
+
 def describe_char(text: str, offset: int) -> str:
     """How to name the character at ``offset`` in a message."""
     if offset >= len(text):

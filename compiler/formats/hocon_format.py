@@ -30,6 +30,7 @@ from fljob.compiler.formats._text import (
     add_suppression,
     describe_char,
     located,
+    skip,
     syntax_error,
     unsupported,
 )
@@ -134,14 +135,14 @@ class _HoconParser:
 
     # ----------------------------------------------------------------- gaps
     def gap_no_comma(self, pos: int) -> int:
-        end = _GAP_NO_COMMA.match(self.text, pos).end()
+        end = skip(_GAP_NO_COMMA, self.text, pos)
         self._scan_comments(pos, end)
         return end
 
     def gap(self, pos: int, allow_commas: bool = False) -> tuple[int, bool, int]:
         """Skip a gap; (end, saw a newline, offset of the first comma or -1)."""
         text = self.text
-        end = _GAP.match(text, pos).end()
+        end = skip(_GAP, text, pos)
         chunk = text[pos:end]
         if "," not in chunk:
             self._scan_comments(pos, end)
@@ -149,6 +150,7 @@ class _HoconParser:
         newline, comma = False, -1
         while pos < end:
             m = _GAP_PART.match(text, pos)
+            assert m is not None  # [pos, end) is a gap: a run of these parts
             part = m.group()
             if part == ",":
                 if comma >= 0 and not allow_commas:
@@ -167,6 +169,7 @@ class _HoconParser:
         pos = start
         while pos < end:
             m = _GAP_PART.match(self.text, pos)
+            assert m is not None  # [start, end) is a gap: a run of these parts
             if m.group()[0] in "#/":
                 self._comment(pos, m.group())
             pos = m.end()
@@ -234,14 +237,14 @@ class _HoconParser:
             )
         pos = self.gap_no_comma(pos + 1)
         full = _extend(path, segments)
-        value, end = self.value(pos, full)
-        if value is None:
+        parsed, end = self.value(pos, full)
+        if parsed is None:
             raise self.error(
                 pos,
                 f"expected a value after the key '{'.'.join(s for s, _ in segments)}'",
                 'write "" for an empty string',
             )
-        self.assign(obj, segments, value, path)
+        self.assign(obj, segments, parsed, path)
         return end
 
     def key(self, pos: int) -> tuple[list[tuple[str, tuple[int, int]]], int]:
@@ -338,7 +341,11 @@ class _HoconParser:
         target.keys[key] = span
 
     def append(
-        self, obj: Obj, segments: list[tuple[str, tuple[int, int]]], pos: int, path: KeyPath
+        self,
+        obj: Obj,
+        segments: list[tuple[str, tuple[int, int]]],
+        pos: int,
+        path: KeyPath | None,
     ) -> int:
         """``key += [items]``: pyhocon concatenates the lists."""
         if path != () or len(segments) > 1:
@@ -364,11 +371,12 @@ class _HoconParser:
     # ----------------------------------------------------------------- values
     def value(self, pos: int, path: KeyPath | None) -> tuple[Node | None, int]:
         """A value concatenation up to the end of the line, ',' or a closing bracket."""
-        text, tokens = self.text, []
+        text = self.text
+        tokens: list[Token] = []
         start = end = pos
         has_sub = False
         while True:
-            pos = _INLINE_WS.match(text, pos).end()
+            pos = skip(_INLINE_WS, text, pos)
             ch = text[pos] if pos < len(text) else ""
             if ch in _VALUE_END or text.startswith("//", pos):
                 break
@@ -391,11 +399,11 @@ class _HoconParser:
         """One token of a value: (token, (start, end) without trailing blanks, next pos)."""
         text = self.text
         if ch == "{":
-            node = self.object(pos, path)
-            return ("o", node, ""), (pos, node.end), node.end
+            obj = self.object(pos, path)
+            return ("o", obj, ""), (pos, obj.end), obj.end
         if ch == "[":
-            node = self.list_value(pos)
-            return ("l", node, ""), (pos, node.end), node.end
+            lst = self.list_value(pos)
+            return ("l", lst, ""), (pos, lst.end), lst.end
         if ch == '"':
             return self.string(pos)
         if ch == "$":
@@ -495,7 +503,8 @@ class _HoconParser:
         return tuple(parts)
 
     def list_value(self, pos: int) -> Lst:
-        text, opened, items, first = self.text, pos, [], True
+        text, opened, first = self.text, pos, True
+        items: list[Node] = []
         pos += 1
         while True:
             pos, newline, comma = self.gap(pos)
@@ -516,7 +525,7 @@ class _HoconParser:
             first = False
 
     # ----------------------------------------------------------------- include
-    def include(self, obj: Obj, pos: int, path: KeyPath) -> int:
+    def include(self, obj: Obj, pos: int, path: KeyPath | None) -> int:
         text = self.text
         m = _INCLUDE_FORM.match(text, pos + len("include"))
         if not m:
@@ -525,7 +534,7 @@ class _HoconParser:
         end = m.end()
         for closing in (kind, required):
             if closing:
-                end = _INLINE_WS.match(text, end).end()
+                end = skip(_INLINE_WS, text, end)
                 if not text.startswith(")", end):
                     raise self.error(end, "expected ')' to close the include")
                 end += 1

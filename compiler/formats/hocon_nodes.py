@@ -9,7 +9,7 @@ substitution site, and its children are marked ``synthetic``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 from fljob.compiler.formats._text import Parsed
 from fljob.compiler.keypath import KeyPath, format_key_path
@@ -123,7 +123,8 @@ def _single(token: tuple[str, Any, str], start: int, end: int) -> Node:
         return Val(payload.rstrip(" \t"), start, end)
     if kind in ("q", "n", "k"):
         return Val(payload, start, end)
-    return payload  # a node
+    node: Node = payload  # "o", "l" or "v": the payload is a node
+    return node
 
 
 def _join_text(tokens: list[tuple[str, Any, str]], start: int) -> str:
@@ -163,7 +164,11 @@ def merge_into(dst: Obj, src: Obj) -> None:
             dst.keys[key] = src.keys.get(key, (node.start, node.start))
 
 
-def copy_node(node: Node, site: tuple[int, int] | None = None) -> Any:
+@overload
+def copy_node(node: Obj, site: tuple[int, int] | None = None) -> Obj: ...
+@overload
+def copy_node(node: Node, site: tuple[int, int] | None = None) -> Node: ...
+def copy_node(node: Node, site: tuple[int, int] | None = None) -> Node:
     """A deep copy; with ``site`` every offset moves there and children become synthetic."""
     start, end = site if site else (node.start, node.end)
     if isinstance(node, Obj):
@@ -283,6 +288,7 @@ class Resolver:
             target = self.lookup(concat.prev, path[len(own) :])
         else:
             target = self.lookup(self.root, path)
+        target = self.complete(target)
         if target is None:
             if sub.optional:
                 return None
@@ -293,7 +299,6 @@ class Resolver:
                 "environment variables at load time (for a deploy-time environment "
                 f'variable write "{{${format_key_path(path)}}}")',
             )
-        target = self.complete(target)
         if isinstance(target, Val) and target.value is None:
             raise HoconValueError(
                 sub.start,
@@ -308,15 +313,16 @@ class Resolver:
         if isinstance(node, Concat):
             node = self.resolve(node)
         for key in path:
-            if not isinstance(node, Obj):
+            # Substitution paths hold only names (no list indexes): see _subst_path.
+            if not isinstance(node, Obj) or not isinstance(key, str):
                 return None
-            child = node.fields.get(key)  # type: ignore[arg-type]
+            child = node.fields.get(key)
             if isinstance(child, Concat):
                 child = self.resolve(child)
                 if child is None:
-                    del node.fields[key]  # type: ignore[arg-type]
+                    del node.fields[key]
                 else:
-                    node.fields[key] = child  # type: ignore[index]
+                    node.fields[key] = child
             if child is None:
                 return None
             node = child
@@ -350,7 +356,7 @@ def relocate(node: Obj, site: tuple[int, int]) -> Obj:
     return out
 
 
-def _has_concat(node: Any) -> bool:
+def _has_concat(node: Node) -> bool:
     if isinstance(node, Concat):
         return True
     if isinstance(node, Obj):
@@ -360,7 +366,11 @@ def _has_concat(node: Any) -> bool:
     return False
 
 
-def _relocate_concat(node: Any, site: tuple[int, int]) -> Any:
+@overload
+def _relocate_concat(node: Obj, site: tuple[int, int]) -> Obj: ...
+@overload
+def _relocate_concat(node: Node, site: tuple[int, int]) -> Node: ...
+def _relocate_concat(node: Node, site: tuple[int, int]) -> Node:
     """Like copy_node with a site, but keeps unresolved values (resolved later, here)."""
     if isinstance(node, Obj):
         out = Obj(*site, synthetic=True)

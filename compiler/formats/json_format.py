@@ -7,16 +7,28 @@ error names what was expected in user terms, with a caret under the bad spot.
 
 from __future__ import annotations
 
+import json.decoder
 import re
+from collections.abc import Callable
 from json import JSONDecodeError
-from json.decoder import scanstring
 from pathlib import Path
 from typing import Any
 
-from fljob.compiler.formats._text import LineIndex, Parsed, drop_subtree, located, syntax_error
+from fljob.compiler.formats._text import (
+    LineIndex,
+    Parsed,
+    drop_subtree,
+    located,
+    skip,
+    syntax_error,
+)
 from fljob.compiler.keypath import KeyPath
 from fljob.errors import Severity
 
+# The standard library's C string scanner: exactly json.loads' decoding and errors.
+# typeshed leaves it out (it is undocumented, though public since Python 2.6).
+_ScanString = Callable[[str, int, bool], tuple[str, int]]
+_scanstring: _ScanString = json.decoder.scanstring  # type: ignore[attr-defined]
 _WS = re.compile(r"[ \t\n\r]*")
 _NUMBER = re.compile(r"(-?(?:0|[1-9][0-9]*))(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -39,11 +51,11 @@ class _JsonParser:
         return syntax_error(self.path, self.index, offset, message, hint)
 
     def parse(self) -> Any:
-        pos = _WS.match(self.text, 0).end()
+        pos = skip(_WS, self.text, 0)
         if pos == len(self.text):
             raise self.error(pos, "the file is empty", 'an empty config is "{}"')
         value, pos = self.value(pos, ())
-        pos = _WS.match(self.text, pos).end()
+        pos = skip(_WS, self.text, pos)
         if pos != len(self.text):
             raise self.error(
                 pos,
@@ -55,6 +67,7 @@ class _JsonParser:
     def value(self, pos: int, path: KeyPath) -> tuple[Any, int]:
         text = self.text
         ch = text[pos] if pos < len(text) else ""
+        value: Any
         if ch == "{":
             value, end = self.object(pos, path)
         elif ch == "[":
@@ -118,7 +131,7 @@ class _JsonParser:
 
     def string(self, pos: int) -> tuple[str, int]:
         try:
-            return scanstring(self.text, pos + 1, True)
+            return _scanstring(self.text, pos + 1, True)
         except JSONDecodeError as exc:
             raise self._string_error(pos, exc) from None
 
@@ -140,8 +153,9 @@ class _JsonParser:
         )
 
     def object(self, pos: int, path: KeyPath) -> tuple[dict[str, Any], int]:
-        text, out = self.text, {}
-        pos = _WS.match(text, pos + 1).end()
+        text = self.text
+        out: dict[str, Any] = {}
+        pos = skip(_WS, text, pos + 1)
         if text.startswith("}", pos):
             return out, pos + 1
         while True:
@@ -154,14 +168,14 @@ class _JsonParser:
                 drop_subtree(self.spans, child)
                 drop_subtree(self.key_spans, child)
             self.key_spans[child] = (pos, end)
-            pos = _WS.match(text, end).end()
+            pos = skip(_WS, text, end)
             if not text.startswith(":", pos):
                 raise self.error(pos, f"expected ':' after the key \"{key}\"")
-            pos = _WS.match(text, pos + 1).end()
+            pos = skip(_WS, text, pos + 1)
             out[key], pos = self.value(pos, child)
-            pos = _WS.match(text, pos).end()
+            pos = skip(_WS, text, pos)
             if text.startswith(",", pos):
-                pos = _WS.match(text, pos + 1).end()
+                pos = skip(_WS, text, pos + 1)
             elif text.startswith("}", pos):
                 return out, pos + 1
             else:
@@ -195,8 +209,9 @@ class _JsonParser:
         return "add a comma between members" if self.text.startswith('"', pos) else None
 
     def array(self, pos: int, path: KeyPath) -> tuple[list[Any], int]:
-        text, out = self.text, []
-        pos = _WS.match(text, pos + 1).end()
+        text = self.text
+        out: list[Any] = []
+        pos = skip(_WS, text, pos + 1)
         if text.startswith("]", pos):
             return out, pos + 1
         while True:
@@ -206,9 +221,9 @@ class _JsonParser:
                 raise self.error(pos, "trailing comma before ']'", "remove the last comma")
             item, pos = self.value(pos, (*path, len(out)))
             out.append(item)
-            pos = _WS.match(text, pos).end()
+            pos = skip(_WS, text, pos)
             if text.startswith(",", pos):
-                pos = _WS.match(text, pos + 1).end()
+                pos = skip(_WS, text, pos + 1)
             elif text.startswith("]", pos):
                 return out, pos + 1
             else:

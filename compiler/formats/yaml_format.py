@@ -18,11 +18,12 @@ strings, and tags other than the core ones (``!!str``, ``!!int``...).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
 
 from fljob.compiler.formats._text import (
     LineIndex,
@@ -36,7 +37,10 @@ from fljob.compiler.formats._text import (
 from fljob.compiler.keypath import KeyPath
 from fljob.errors import Severity
 
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+try:
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # PyYAML built without libyaml
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 _T = "tag:yaml.org,2002:"
 STR, INT, FLOAT, BOOL, NULL = (_T + n for n in ("str", "int", "float", "bool", "null"))
@@ -53,7 +57,7 @@ _FLOAT = re.compile(
 _COMMENT = re.compile(r"(?:^|(?<=[ \t]))#[^\n]*", re.MULTILINE)
 
 
-class _CoreLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _CoreLoader(_BaseLoader):
     """Composes nodes, tagging plain scalars by the YAML 1.2 core schema."""
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
@@ -101,7 +105,13 @@ def _to_null(text: str) -> None:
     return None
 
 
-_SCALARS = {STR: str, INT: _to_int, FLOAT: _to_float, BOOL: _to_bool, NULL: _to_null}
+_SCALARS: dict[str, Callable[[str], Any]] = {
+    STR: str,
+    INT: _to_int,
+    FLOAT: _to_float,
+    BOOL: _to_bool,
+    NULL: _to_null,
+}
 
 
 class _Builder:
@@ -198,9 +208,10 @@ class _Builder:
             raise self.refuse(
                 offset, f"the key {node.value!r} is not a string", f'quote it: "{node.value}"'
             )
-        return node.value
+        key: str = node.value  # a scalar tagged str holds its text
+        return key
 
-    def _collection_end(self, node: Node, last_child_end: int) -> int:
+    def _collection_end(self, node: CollectionNode, last_child_end: int) -> int:
         # Flow collections end at their closing bracket; block ones at their last child
         # (the mark would include trailing comments and blank lines).
         if node.flow_style:

@@ -124,7 +124,9 @@ def _check_key(
     document = documents.get(key.file)
     if document is None:
         match = closest(key.file, documents)
-        hint = f"did you mean '{match[0]}'?" if match else "files: " + ", ".join(documents)
+        hint: str | None = (
+            f"did you mean '{match[0]}'?" if match else "files: " + ", ".join(documents)
+        )
         return [
             info_doc.diagnostic(
                 "FLJ611",

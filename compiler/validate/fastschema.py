@@ -42,8 +42,8 @@ class Unsupported(Exception):
 def _equal(a: Any, b: Any) -> bool:
     """JSON equality: 1 == 1.0, but True != 1."""
     if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    return a == b
+        return type(a) is type(b) and bool(a == b)
+    return bool(a == b)
 
 
 class SchemaCompiler:

@@ -43,10 +43,12 @@ def _registry() -> Any:
     from referencing.exceptions import NoSuchResource
 
     def refuse(uri: str) -> Resource:  # never fetch: schemas are offline package data
-        raise NoSuchResource(ref=uri)
+        # referencing's stubs mark its attrs classes with a pyright-only dataclass
+        # transform, so mypy sees no fields on them (here and for Registry below).
+        raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
 
     resources = [(name, Resource.from_contents(doc)) for name, doc in _documents().items()]
-    return Registry(retrieve=refuse).with_resources(resources)
+    return Registry(retrieve=refuse).with_resources(resources)  # type: ignore[call-arg]
 
 
 @cache
@@ -151,7 +153,7 @@ _TYPE_WORDS = {
 
 
 def _expected_type(value: Any) -> str:
-    names = value if isinstance(value, list) else [value]
+    names: list[str] = value if isinstance(value, list) else [value]
     return " or ".join(_TYPE_WORDS.get(n, n) for n in names)
 
 

@@ -31,10 +31,10 @@ class Rule:
 
 
 def _collect() -> dict[str, Rule]:
-    from fljob.rules import load, resolve, runtime, template, validate
+    from fljob.rules import deploy, load, resolve, runtime, template, validate
 
     rules: dict[str, Rule] = {}
-    for module in (load, resolve, validate, template, runtime):
+    for module in (load, resolve, validate, template, runtime, deploy):
         for rule in module.RULES:
             if rule.code in rules:
                 raise RuntimeError(f"duplicate rule code {rule.code}")

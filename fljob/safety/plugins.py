@@ -34,7 +34,8 @@ def load_checker(dotted: str) -> Checker:
         target = getattr(target, part)
     if not callable(target):
         raise TypeError(f"{dotted} is not callable")
-    return target
+    checker: Checker = target
+    return checker
 
 
 @cache

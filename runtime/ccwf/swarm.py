@@ -89,7 +89,7 @@ class SwarmClientExecutor(PeerExecutor):
             takeover=self.aggregator,
         )
         if self.aggregator != self.me:
-            if self.result is not None:
+            if self.result is not None and self.aggregator is not None:
                 out.send(self.aggregator, self.result)  # resend, do not retrain
             return
         if self.round < 0:  # the starting site left before round 0 began
@@ -149,7 +149,10 @@ class SwarmClientExecutor(PeerExecutor):
         except TaskFailed as exc:
             out.report("train", self.round, ok=False, error=exc.message)
             raise
-        params_type = trained.params_type.value if trained.params_type else "FULL"
+        # FLModel turns a str params_type into ParamsType when it is built.
+        params_type = (
+            trained.params_type.value if isinstance(trained.params_type, ParamsType) else "FULL"
+        )
         self.result = {
             "kind": "result",
             "round": self.round,

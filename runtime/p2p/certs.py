@@ -113,7 +113,9 @@ class PeerIdentity:
         key = serialization.load_pem_private_key(key_pem, password=None)
         if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
             raise UntrustedCertificateError("private key must be EC or RSA")
-        if key.public_key().public_numbers() != cert.public_key().public_numbers():
+        # Public keys compare by value; a certificate key of another type (Ed25519 ...),
+        # which has no public_numbers(), is simply not equal.
+        if key.public_key() != cert.public_key():
             raise UntrustedCertificateError("private key does not match the certificate")
         name = verify_certificate(cert, ca)
         return cls(name, cert, key, ca)

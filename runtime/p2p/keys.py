@@ -14,11 +14,12 @@ from __future__ import annotations
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from fljob.runtime.p2p.certs import PrivateKey, PublicKey
+from fljob.runtime.p2p.certs import PrivateKey
 from fljob.runtime.p2p.errors import NotForMeError, P2PError, TamperedMessageError
 
 _HKDF_INFO = b"fljob-p2p/1 key-encryption-key"
@@ -27,7 +28,7 @@ _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DI
 _PREHASHED = utils.Prehashed(hashes.SHA256())
 
 
-def key_algorithm(public_key: PublicKey) -> str:
+def key_algorithm(public_key: CertificatePublicKeyTypes) -> str:
     """The envelope's ``alg`` label for a receiver key."""
     if isinstance(public_key, rsa.RSAPublicKey):
         return "RSA-OAEP-256+A256GCM"
@@ -46,7 +47,7 @@ def _kek(shared: bytes, ephemeral_point: bytes, context: bytes) -> bytes:
     return hkdf.derive(shared)
 
 
-def wrap_key(content_key: bytes, receiver: PublicKey, context: bytes) -> bytes:
+def wrap_key(content_key: bytes, receiver: CertificatePublicKeyTypes, context: bytes) -> bytes:
     """Encrypt ``content_key`` so that only the holder of ``receiver``'s private key reads it.
 
     ``context`` (the envelope header) is bound into the EC key derivation; for RSA the
@@ -85,7 +86,7 @@ def sign_digest(digest: bytes, key: PrivateKey) -> bytes:
     return key.sign(digest, ec.ECDSA(_PREHASHED))
 
 
-def verify_digest(signature: bytes, digest: bytes, key: PublicKey) -> None:
+def verify_digest(signature: bytes, digest: bytes, key: CertificatePublicKeyTypes) -> None:
     """Raises :class:`TamperedMessageError` when the signature does not verify."""
     try:
         if isinstance(key, rsa.RSAPublicKey):

@@ -52,4 +52,6 @@ class TorchModelPersistor(ModelPersistor):
     def load_initial(self, app_dir: Path) -> Params:
         model = self.build_model(app_dir)
         state = model.state_dict()
-        return {name: tensor.detach().cpu().numpy().copy() for name, tensor in state.items()}
+        # No copy: each array keeps its tensor's memory alive once the module is gone,
+        # so a large model is held once, not twice.
+        return {name: tensor.detach().cpu().numpy() for name, tensor in state.items()}

@@ -245,17 +245,28 @@ def test_unknown_server_address_fails_fast(federation) -> None:
 
 def test_no_leftover_job_processes(federation) -> None:
     """After the jobs above, no job process is left (warm spares wait for the next job)."""
-    import psutil
-
     deadline = time.monotonic() + 10
     while True:
-        children = [
-            p
-            for p in psutil.Process(os.getpid()).children(recursive=True)
-            if "job_process" in " ".join(p.cmdline()) and "--spare" not in p.cmdline()
-        ]
+        children = _live_job_processes()
         if not children or time.monotonic() > deadline:
             break
         time.sleep(0.1)
     assert children == []
     shutil.rmtree(federation["root"] / "unused", ignore_errors=True)
+
+
+def _live_job_processes() -> list[str]:
+    """Command lines of this test's live (not zombie) job processes, warm spares aside."""
+    import psutil
+
+    found = []
+    for child in psutil.Process(os.getpid()).children(recursive=True):
+        try:
+            if child.status() == psutil.STATUS_ZOMBIE:
+                continue  # exited, waiting to be reaped by its parent
+            command = child.cmdline()
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+        if "job_process" in " ".join(command) and "--spare" not in command:
+            found.append(" ".join(command))
+    return found
