@@ -7,7 +7,9 @@ Sends SIZE bytes server -> site and back on 127.0.0.1, each side in its own proc
 - ``grpc_tls``  raw grpcio streaming of the same bytes in 1 MiB messages, mutual TLS,
                 no framework (the receiver only counts bytes);
 - ``grpc_raw``  the same without TLS (the figure DESIGN.md quotes);
-- ``tcp``       a plain socket copy (sendall / recv_into a preallocated buffer).
+- ``tcp``       a plain socket copy (sendall / recv_into a preallocated buffer);
+- ``local``     the local channel between a site and its training script: the same
+                frames, chunks, window and CRC-32 over a unix socket, no gRPC.
 
 Prints one line per mode with throughput per direction and each process's peak RSS;
 the last line is one JSON object (``size_bytes``, ``fljob_GBps``, ``grpc_raw_GBps``,
@@ -15,6 +17,13 @@ the last line is one JSON object (``size_bytes``, ``fljob_GBps``, ``grpc_raw_GBp
 
     python benchmarks/stream_bench.py                # 1 GB
     python benchmarks/stream_bench.py --size 3GB     # 3 GB (over gRPC's 2 GB limit)
+    python benchmarks/stream_bench.py --fedavg       # also a real FedAvg job (see below)
+
+With ``--fedavg`` it also runs ``large_model_bench.py``: real FedAvg rounds through
+``fljob run``'s machinery (server, site and training-script processes) with a PyTorch
+state dict of SIZE, and adds its per-direction throughput (server -> site -> script and
+back) and each process's peak RSS as a multiple of the model to the JSON line
+(``fedavg_*`` keys).
 """
 
 from __future__ import annotations
@@ -177,6 +186,63 @@ def fljob_site(args: argparse.Namespace) -> None:
     )
 
 
+# ---------------------------------------------------------------- local channel
+def local_server(args: argparse.Namespace) -> None:
+    """The site's end of the local channel (unix socket, the transport's streaming)."""
+    from fljob.runtime.client_api.local_wire import LocalMessage, LocalServer
+    from fljob.runtime.transport import private_socket_address
+
+    data = make_object(args.size)
+
+    def download(ctx, msg):
+        return LocalMessage({"size": len(data)}, data)
+
+    def upload(ctx, msg):
+        ok = msg.body.nbytes == len(data) and msg.body[:16] == data[:16]
+        return LocalMessage({"ok": ok, "peak_rss_mb": peak_rss_mb(), "cpu_s": cpu_s()})
+
+    def stats(ctx, msg):
+        return LocalMessage({"peak_rss_mb": peak_rss_mb(), "cpu_s": cpu_s()})
+
+    address = private_socket_address("bench")
+    server = LocalServer(
+        address,
+        {"download": download, "upload": upload, "stats": stats},
+        chunk_size=args.chunk,
+        window=args.window,
+    )
+    server.start()
+    emit({"port": 0, "address": address})
+    sys.stdin.read()
+    server.stop()
+
+
+def local_site(args: argparse.Namespace) -> None:
+    """The training script's end: downloads the object, uploads it back."""
+    from fljob.runtime.client_api.local_wire import LocalClient
+
+    client = LocalClient(args.address, chunk_size=args.chunk, window=args.window)
+    server_cpu = [client.call("stats", {}).headers["cpu_s"]]
+    site_cpu, start = cpu_s(), time.perf_counter()
+    reply = client.call("download", {})
+    down, site_down_cpu = time.perf_counter() - start, cpu_s() - site_cpu
+    server_cpu.append(client.call("stats", {}).headers["cpu_s"])
+    site_cpu, start = cpu_s(), time.perf_counter()
+    stats = client.call("upload", {}, reply.body).headers
+    up, site_up_cpu = time.perf_counter() - start, cpu_s() - site_cpu
+    emit(
+        {
+            "down_s": down,
+            "up_s": up,
+            "ok": stats["ok"],
+            "site_rss_mb": peak_rss_mb(),
+            "server_rss_mb": stats["peak_rss_mb"],
+            "down_cpu_s": site_down_cpu + server_cpu[1] - server_cpu[0],
+            "up_cpu_s": site_up_cpu + stats["cpu_s"] - server_cpu[1],
+        }
+    )
+
+
 # ------------------------------------------------------------------------ raw grpcio
 def _grpc_options() -> list:
     return [("grpc.max_receive_message_length", 8 << 20), ("grpc.max_send_message_length", 8 << 20)]
@@ -328,11 +394,13 @@ ROLES = {
     "grpc-site": grpc_site,
     "tcp-server": tcp_server,
     "tcp-site": tcp_site,
+    "local-server": local_server,
+    "local-site": local_site,
 }
 
 
 def run_mode(mode: str, args: argparse.Namespace, pki_dir: Path) -> dict:
-    kind = mode.split("_")[0]  # fljob | grpc | tcp
+    kind = mode.split("_")[0]  # fljob | grpc | tcp | local
     common = [
         "--size",
         str(args.size),
@@ -355,9 +423,10 @@ def run_mode(mode: str, args: argparse.Namespace, pki_dir: Path) -> dict:
         text=True,
     )
     try:
-        port = json.loads(server.stdout.readline())["port"]
+        ready = json.loads(server.stdout.readline())
+        where = ["--address", ready["address"]] if "address" in ready else []
         site = subprocess.run(
-            [*me, "--role", f"{kind}-site", "--port", str(port), *common],
+            [*me, "--role", f"{kind}-site", "--port", str(ready["port"]), *where, *common],
             capture_output=True,
             text=True,
             timeout=900,
@@ -380,11 +449,17 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=32, help="fljob: chunks in flight")
     parser.add_argument(
         "--modes",
-        default="fljob,fljob_model,grpc_tls,grpc_raw,tcp",
-        help="fljob_model: a torch state dict, encoded tensor by tensor",
+        default="fljob,fljob_model,local,grpc_tls,grpc_raw,tcp",
+        help="fljob_model: a torch state dict, encoded tensor by tensor; local: the "
+        "site <-> training script channel (unix socket, same streaming layer)",
     )
+    parser.add_argument(
+        "--fedavg", action="store_true", help="also run a real FedAvg job (large_model_bench)"
+    )
+    parser.add_argument("--fedavg-sites", type=int, default=1)
     parser.add_argument("--role", choices=sorted(ROLES), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--address", help=argparse.SUPPRESS)
     parser.add_argument("--pki", help=argparse.SUPPRESS)
     parser.add_argument("--tls", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--model", action="store_true", help=argparse.SUPPRESS)
@@ -432,7 +507,33 @@ def main() -> None:
     if "fljob_GBps" in summary and "grpc_raw_GBps" in summary:
         summary["fljob_vs_grpc_raw"] = round(summary["fljob_GBps"] / summary["grpc_raw_GBps"], 3)
     summary["object_mb"] = round(args.size / 2**20, 1)
+    if args.fedavg:
+        summary.update(run_fedavg(args.size, args.fedavg_sites))
     print(json.dumps(summary))
+
+
+def run_fedavg(size: int, sites: int) -> dict:
+    """A real FedAvg job (large_model_bench.py) with a state dict of ``size`` bytes."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from large_model_bench import run
+
+    r = run(size, sites, rounds=2)
+    peaks = ", ".join(f"{k} {v:.2f}x" for k, v in r["peak_rss_x_model"].items())
+    print(
+        f"fedavg    server->site->script {r['per_site_down_MBps'] / 1e3:.2f} GB/s  "
+        f"script->site->server {r['per_site_up_MBps'] / 1e3:.2f} GB/s per site ({sites} "
+        f"site(s))  peak RSS {peaks}  ok={r['global_ok']}",
+        flush=True,
+    )
+    out = {
+        "fedavg_model_bytes": r["size_bytes"],
+        "fedavg_sites": sites,
+        "fedavg_down_GBps": round(r["per_site_down_MBps"] / 1e3, 3),
+        "fedavg_up_GBps": round(r["per_site_up_MBps"] / 1e3, 3),
+        "fedavg_ok": r["global_ok"],
+    }
+    out.update({f"fedavg_peak_rss_x_model_{k}": v for k, v in r["peak_rss_x_model"].items()})
+    return out
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@
 ...                              meta={"NUM_STEPS_CURRENT_ROUND": steps}))
 
 The script is launched by its site (``SubprocessLauncher``) with the address of a local
-channel in ``FLJOB_CHANNEL``; :func:`init` connects to it (a framed unix socket, see
-:mod:`.local_wire`: no grpc in the script). Importing the facade stays cheap.
+channel in ``FLJOB_CHANNEL``; :func:`init` connects to it (the transport's chunked
+streaming over a unix socket, see :mod:`.local_wire`: no grpc in the script, a model of
+any size). Importing the facade stays cheap.
 """
 
 from __future__ import annotations

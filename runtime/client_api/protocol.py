@@ -1,8 +1,9 @@
 """The local channel between a site's job process and its training script.
 
 The site's job process listens on a ``unix:`` address (no TLS: the socket lives in a
-private folder of the site) and the script's Client API calls it. Everything travels
-as :mod:`fljob.runtime.serde` frames; nothing is pickled.
+private folder of the site) and the script's Client API calls it through
+:mod:`.local_wire` (the transport's chunked streaming). Bodies are
+:mod:`fljob.runtime.serde` payloads; nothing is pickled.
 
 Topics (request headers -> reply headers):
 

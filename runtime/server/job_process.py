@@ -25,6 +25,7 @@ from fljob.runtime.process import (
     setup_logging,
 )
 from fljob.runtime.server import topics
+from fljob.runtime.server.admission import BodyAdmission
 from fljob.runtime.server.taskboard import END, Assignment, TaskBoard
 from fljob.runtime.workflows.base import JobAborted, WorkflowContext
 
@@ -38,11 +39,14 @@ class ServerJob:
         self.job_id: str = args.job_id
         self.result_dir = Path(args.result_dir)
         self.events = EventWriter()
-        self.board = TaskBoard(heartbeat_timeout=args.heartbeat_timeout, encode=encode_data)
+        self.board = TaskBoard(
+            heartbeat_timeout=args.heartbeat_timeout, encode=encode_data, keep_task_data=False
+        )
         self.sites_expected = [s for s in args.sites.split(",") if s]
         self._byes: set[str] = set()
         self._bye_cond = threading.Condition()
         self.rpc: Any = None
+        self.admission = BodyAdmission(slots=1)
 
     # ----- RPC handlers (peers are site job processes) -----
 
@@ -76,9 +80,11 @@ class ServerJob:
 
         site = self._site(ctx)
         reply: dict[str, Any] = {}
+        wait = min(float(msg.headers.get("wait", topics.POLL_WAIT)), topics.POLL_WAIT)
         if isinstance(msg.headers.get("result"), dict):
             reply["accepted"] = self._record_result(site, msg.headers["result"], msg.body)
-        wait = min(float(msg.headers.get("wait", topics.POLL_WAIT)), topics.POLL_WAIT)
+        del msg  # the result is folded in: its body may go before the long poll
+        self.admission.leave()  # the next site's result may come in now
         got = self.board.next_task(site, wait)
         if got == END:
             return Message({**reply, "status": "end"})
@@ -86,7 +92,8 @@ class ServerJob:
             return Message({**reply, "status": "wait"})
         assert isinstance(got, Assignment)
         task = {"task_id": got.task_id, "task_name": got.task.name, "props": got.task.props}
-        return Message({**reply, "status": "task", **task}, got.body)
+        body, got.body = got.body, None  # the reply holds the task's body while it streams
+        return Message({**reply, "status": "task", **task}, body)
 
     def submit_result(self, ctx: Any, msg: Any) -> Any:
         from fljob.runtime.transport import Message
@@ -110,6 +117,7 @@ class ServerJob:
             data=data,
             error=error,
             props=headers.get("props") or {},
+            owned=True,
         )
 
     def failed(self, ctx: Any, msg: Any) -> Any:
@@ -149,7 +157,12 @@ class ServerJob:
             topics.JOB_FAILED: self.failed,
             topics.JOB_BYE: self.bye,
         }
-        self.rpc = RpcServer(f"{self.args.host}:0", load_identity(Path(self.args.kit)), handlers)
+        self.rpc = RpcServer(
+            f"{self.args.host}:0",
+            load_identity(Path(self.args.kit)),
+            handlers,
+            admission=self.admission,
+        )
         return self.rpc.start()
 
     def run(self) -> int:

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fljob.errors import FljobError
@@ -56,9 +56,14 @@ class TaskBoard:
         heartbeat_timeout: float = 10.0,
         encode: Callable[[Any], Any] = lambda data: data,
         clock: Callable[[], float] = time.monotonic,
+        keep_task_data: bool = True,
     ) -> None:
         self.heartbeat_timeout = heartbeat_timeout
         self._encode = encode
+        # False when sites take the encoded body only: the board then holds no reference
+        # to the task's model once it is encoded, so a large model can be freed as soon
+        # as every site has downloaded it and the workflow let it go.
+        self._keep_task_data = keep_task_data
         self._clock = clock
         self._cond = threading.Condition()
         self._sites: dict[str, _Site] = {}
@@ -132,8 +137,11 @@ class TaskBoard:
         data: Any = None,
         error: str | None = None,
         props: dict[str, Any] | None = None,
+        owned: bool = False,
     ) -> bool:
-        """Record a result; False when the task is unknown, someone else's, or cancelled."""
+        """Record a result; False when the task is unknown, someone else's, or cancelled.
+
+        ``owned``: ``data`` was decoded for this result alone (see ``TaskResult.owned``)."""
         with self._cond:
             assignment = self._open.get(task_id)
             state = self._sites.get(site)
@@ -148,6 +156,7 @@ class TaskBoard:
                 data,
                 None if ok else (error or "failed"),
                 dict(props or {}),
+                owned=owned,
             )
             if ok and assignment.on_result is not None:
                 try:
@@ -200,8 +209,11 @@ class TaskBoard:
         if len(set(targets)) != len(targets):
             raise WorkflowError(f"duplicate targets in {targets}")
         body = self._encode(task.data)
+        if not self._keep_task_data:
+            task = replace(task, data=None)
         with self._cond:
             assignments = [self._post(task, site, body, on_result) for site in targets]
+            del body  # each assignment holds it until its site takes it
             self._cond.notify_all()
             self._wait(
                 assignments,

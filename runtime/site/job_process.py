@@ -27,6 +27,8 @@ from fljob.runtime.server import topics
 log = logging.getLogger("fljob.site.job")
 #: how long the site keeps trying to reach a server job that stopped answering
 UNREACHABLE_LIMIT = 10.0
+#: results at least this large are submitted alone (see SiteJob._task_loop)
+LARGE_RESULT = 16 << 20
 
 
 class SiteJob:
@@ -164,16 +166,23 @@ class SiteJob:
         log.info("deployed app %s", self.deployed.app)
 
     def _task_loop(self, poll_wait: float) -> None:
-        """Long-poll tasks; each result rides on the next poll (one call per task)."""
+        """Long-poll tasks; each result rides on the next poll (one call per task). A
+        large result goes alone (``JOB_SUBMIT_RESULT``, no deadline: it may wait for the
+        server's admission), so that it is released before the next task arrives."""
         failing_since: float | None = None
         result: tuple[dict[str, Any], Any] | None = None
+        timeout: float | None
         while not self.stop.is_set():
+            topic, timeout = topics.JOB_GET_TASK, poll_wait + 30.0
             headers: dict[str, Any] = {"wait": poll_wait}
             body: Any = b""
-            if result is not None:
+            if result is not None and _nbytes(result[1]) >= LARGE_RESULT:
+                topic, headers, body = topics.JOB_SUBMIT_RESULT, result[0], result[1]
+                timeout = None
+            elif result is not None:
                 headers["result"], body = result
             try:
-                reply = self.call(topics.JOB_GET_TASK, headers, body, timeout=poll_wait + 30)
+                reply = self.call(topic, headers, body, timeout=timeout)
                 failing_since = None
             except RuntimeProtocolError as exc:
                 now = time.monotonic()
@@ -188,13 +197,14 @@ class SiteJob:
                     "the server did not accept the result of %s (late or cancelled)",
                     result[0]["task_id"],
                 )
-            result = None
+            result, body = None, b""
             status = reply.headers.get("status")
             if status == "end":
                 log.info("the job has ended")
                 return
             if status == "task":
                 result = self._run_task(reply)
+            reply = None  # the task's model goes before the next call brings another
 
     def _run_task(self, reply: Any) -> tuple[dict[str, Any], Any]:
         """Run one task; the result's headers and encoded body."""
@@ -271,6 +281,12 @@ class SiteJob:
             os._exit(2)
 
         threading.Thread(target=finish, daemon=True, name="abort").start()
+
+
+def _nbytes(body: Any) -> int:
+    from fljob.runtime.transport.message import body_parts
+
+    return body_parts(body)[0]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

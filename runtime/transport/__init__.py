@@ -15,27 +15,66 @@ CallTimeoutError, StreamError, FrameError, TransportError; all RuntimeProtocolEr
 The certificate-less local channel uses ``RpcServer(private_socket_address(), None, ...)``.
 """
 
-from fljob.runtime.transport.client import RpcClient
-from fljob.runtime.transport.errors import (
-    CallTimeoutError,
-    FrameError,
-    RemoteError,
-    StreamError,
-    TransportError,
-)
-from fljob.runtime.transport.frames import DEFAULT_CHUNK, MAX_CHUNK
-from fljob.runtime.transport.message import (
-    Body,
-    CallContext,
-    FileBody,
-    Handler,
-    Message,
-    StreamBody,
-)
-from fljob.runtime.transport.options import private_socket_address
-from fljob.runtime.transport.server import RpcServer
-from fljob.runtime.transport.stream import DEFAULT_WINDOW
-from fljob.runtime.transport.tls import LOCAL_PEER, TlsIdentity
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names below load on first use (see __getattr__)
+    from fljob.runtime.transport.client import RpcClient
+    from fljob.runtime.transport.errors import (
+        CallTimeoutError,
+        FrameError,
+        RemoteError,
+        StreamError,
+        TransportError,
+    )
+    from fljob.runtime.transport.frames import DEFAULT_CHUNK, MAX_CHUNK
+    from fljob.runtime.transport.message import (
+        Body,
+        CallContext,
+        FileBody,
+        Handler,
+        Message,
+        StreamBody,
+    )
+    from fljob.runtime.transport.options import private_socket_address
+    from fljob.runtime.transport.server import RpcServer
+    from fljob.runtime.transport.stream import DEFAULT_WINDOW
+    from fljob.runtime.transport.tls import LOCAL_PEER, TlsIdentity
+
+# Lazy, so that a training script's local channel (client_api/local_wire.py, which
+# uses frames.py and stream.py only) does not load the gRPC client and server modules.
+_HOME = {
+    "RpcClient": "client",
+    "CallTimeoutError": "errors",
+    "FrameError": "errors",
+    "RemoteError": "errors",
+    "StreamError": "errors",
+    "TransportError": "errors",
+    "DEFAULT_CHUNK": "frames",
+    "MAX_CHUNK": "frames",
+    "Body": "message",
+    "CallContext": "message",
+    "FileBody": "message",
+    "Handler": "message",
+    "Message": "message",
+    "StreamBody": "message",
+    "private_socket_address": "options",
+    "RpcServer": "server",
+    "DEFAULT_WINDOW": "stream",
+    "LOCAL_PEER": "tls",
+    "TlsIdentity": "tls",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_CHUNK",

@@ -99,7 +99,7 @@ def head_bytes(head: Head) -> bytes:
     return raw
 
 
-def parse(frame: bytes) -> tuple[int, int, int, int]:
+def parse(frame: bytes | memoryview) -> tuple[int, int, int, int]:
     """``(kind, a, b, c)`` of a frame; FrameError if the header is malformed."""
     if len(frame) < HEADER_SIZE:
         raise FrameError(f"frame of {len(frame)} bytes is shorter than a frame header")
@@ -115,6 +115,14 @@ def parse(frame: bytes) -> tuple[int, int, int, int]:
     return kind, a, b, c
 
 
+def _count(doc: dict[str, Any], name: str) -> int:
+    """The non-negative integer field ``name`` of a message head (True is not 1 here)."""
+    value = doc.get(name)
+    if type(value) is not int or value < 0:
+        raise FrameError(f"message head field {name!r} is not a non-negative integer")
+    return value
+
+
 def parse_head(frame: bytes, length: int, *, max_body: int) -> Head:
     """Decode and check the JSON head that starts at the frame's payload."""
     if length > MAX_HEAD or HEADER_SIZE + length > len(frame):
@@ -126,12 +134,9 @@ def parse_head(frame: bytes, length: int, *, max_body: int) -> Head:
     if not isinstance(doc, dict):
         raise FrameError("message head is not a JSON object")
     topic, headers = doc.get("topic"), doc.get("headers")
-    size, chunk, ack_every = doc.get("size"), doc.get("chunk"), doc.get("ack_every")
     if not isinstance(topic, str) or not isinstance(headers, dict):
         raise FrameError("message head lacks a string 'topic' or an object 'headers'")
-    for name, value in (("size", size), ("chunk", chunk), ("ack_every", ack_every)):
-        if type(value) is not int or value < 0:
-            raise FrameError(f"message head field {name!r} is not a non-negative integer")
+    size, chunk, ack_every = (_count(doc, name) for name in ("size", "chunk", "ack_every"))
     if size > max_body:
         raise FrameError(
             f"message {topic!r} declares {size} bytes, over this peer's limit of {max_body}"

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, Protocol
 
 from fljob.errors import FljobError
 from fljob.runtime.transport import frames as fr
@@ -52,6 +52,9 @@ class RpcServer:
     Request bodies of at least ``spool_threshold`` bytes are written to a file in
     ``spool_dir`` (when given) as they arrive; the handler still sees one memoryview.
     A body stream with no frame for ``stall_timeout`` seconds is cancelled.
+    ``admission`` (optional) sees each request's head before its body is received and
+    may block there (bounding how many large bodies are held at once, see
+    :class:`Admission`); it is told when the handler is done with the body.
 
     >>> server = RpcServer("127.0.0.1:0", pki.identity("server"), {"echo": lambda c, m: m})
     >>> port = server.start()
@@ -70,6 +73,7 @@ class RpcServer:
         spool_dir: Path | None = None,
         spool_threshold: int = 1 << 30,
         stall_timeout: float = DEFAULT_STALL_TIMEOUT,
+        admission: Admission | None = None,
     ):
         if identity is None:
             check_private_socket(address)
@@ -82,6 +86,7 @@ class RpcServer:
         self._chunk, self._window, self._max_body = chunk_size, window, max_body
         self._spool_dir, self._spool_threshold = spool_dir, spool_threshold
         self._stall_timeout = stall_timeout
+        self._admission = admission
         self._server: Any = None
         self._pool: ThreadPoolExecutor | None = None
         self._parked = ParkedReplies(ttl=stall_timeout)
@@ -150,12 +155,15 @@ class RpcServer:
                 raise FrameError("a unary request must be a single ONE frame")
         except FrameError as exc:
             log.error("rejected a malformed request from %s: %s", peer, exc.message)
-            context.abort(_grpc().StatusCode.INVALID_ARGUMENT, exc.message)
+            _abort(context, _grpc().StatusCode.INVALID_ARGUMENT, exc.message)
         try:  # a ONE frame is assembled without yielding any acknowledgement
             next(self._receive(context, iter((request,)), peer, None))
         except StopIteration as done:
             head, body = done.value
-        reply = self._handle(context, head, body, peer, role)
+        try:
+            reply = self._handle(context, head, body, peer, role)
+        finally:
+            self._leave()
         progress = Progress(self._stall_timeout, lambda: None)
         frames = self._reply(context, iter(()), head.topic, reply, peer, progress, _NO_ACKS)
         first = next(frames)
@@ -172,7 +180,8 @@ class RpcServer:
         ticket = request[fr.HEADER_SIZE :].decode("ascii", "replace")
         parked = self._parked.take(ticket, peer) if kind == fr.FETCH else None
         if parked is None:
-            context.abort(
+            _abort(
+                context,
                 _grpc().StatusCode.NOT_FOUND,
                 f"no parked reply for this ticket (it expired after {self._stall_timeout:.0f} s,"
                 " was fetched already, or belongs to another caller)",
@@ -190,12 +199,16 @@ class RpcServer:
         peer, role = self._peer(context)
         progress = WATCHDOG.watch(self._stall_timeout, lambda: self._stalled(context, peer))
         try:
-            received = yield from self._receive(context, requests, peer, progress)
-            if received is None:
-                return
-            head, body = received
-            progress.pause()  # the handler may take its time (long-poll)
-            reply = self._handle(context, head, body, peer, role)
+            try:
+                received = yield from self._receive(context, requests, peer, progress)
+                if received is None:
+                    return
+                head, body = received
+                progress.pause()  # the handler may take its time (long-poll)
+                reply = self._handle(context, head, body, peer, role)
+                del body, received  # the handler is done with the request body
+            finally:
+                self._leave()
             progress.resume()
             frames = self._reply(context, requests, head.topic, reply, peer, progress, self._window)
             yield from _guarded(frames, context, head.topic, peer)
@@ -210,6 +223,12 @@ class RpcServer:
         spooled: list[Path] = []
 
         def spool(head: fr.Head) -> Path | None:
+            if self._admission is not None:
+                if progress is not None:
+                    progress.pause()  # waiting for admission is not a stall
+                self._admission.enter(head.topic, head.headers, head.size)
+                if progress is not None:
+                    progress.resume()
             path = self._spool_path(head)
             if path:
                 spooled.append(path)
@@ -229,14 +248,18 @@ class RpcServer:
             return None
         except FrameError as exc:
             log.error("rejected a malformed request from %s: %s", peer, exc.message)
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, exc.message)
         except StreamError as exc:
             log.error("broken request stream from %s: %s", peer, exc.message)
-            context.abort(grpc.StatusCode.DATA_LOSS, exc.message)
+            _abort(context, grpc.StatusCode.DATA_LOSS, exc.message)
         finally:
             for path in spooled:  # the body stays readable through its mapping
                 path.unlink(missing_ok=True)
         return None
+
+    def _leave(self) -> None:
+        if self._admission is not None:
+            self._admission.leave()
 
     def _stalled(self, context: Any, peer: str) -> None:
         log.warning(
@@ -251,7 +274,8 @@ class RpcServer:
             handler = self._handlers.get(head.topic)
         if handler is None:
             context.set_trailing_metadata(((ERROR_KEY, "UnknownTopic"),))
-            context.abort(
+            _abort(
+                context,
                 grpc.StatusCode.UNIMPLEMENTED,
                 f"no handler for topic {head.topic!r}; known: {', '.join(sorted(self._handlers))}",
             )
@@ -297,7 +321,7 @@ class RpcServer:
         yield from frames
 
     @staticmethod
-    def _abort_with(context: Any, topic: str, peer: str, exc: Exception) -> None:
+    def _abort_with(context: Any, topic: str, peer: str, exc: Exception) -> NoReturn:
         import grpc
 
         kind = type(exc).__name__
@@ -311,7 +335,7 @@ class RpcServer:
             message = str(exc)
             log.exception("handler for %r (caller %s) raised", topic, peer)
         context.set_trailing_metadata(((ERROR_KEY, kind.encode("ascii", "replace").decode()),))
-        context.abort(grpc.StatusCode.UNKNOWN, message[:4000])
+        _abort(context, grpc.StatusCode.UNKNOWN, message[:4000])
 
     def _spool_path(self, head: fr.Head) -> Path | None:
         if self._spool_dir is None or head.size < self._spool_threshold:
@@ -319,6 +343,28 @@ class RpcServer:
         fd, name = tempfile.mkstemp(prefix="rpc-", suffix=".body", dir=self._spool_dir)
         os.close(fd)
         return Path(name)
+
+
+def _abort(context: Any, code: Any, details: str) -> NoReturn:
+    """End the call with ``code``: gRPC's ``context.abort`` always raises, which the type
+    checker cannot see through the untyped grpc module."""
+    context.abort(code, details)
+    raise AssertionError("grpc's context.abort returned")  # pragma: no cover
+
+
+class Admission(Protocol):
+    """Decides when a request's body may be received (see ``RpcServer(admission=)``).
+
+    ``enter`` runs on the thread that receives the request, after its head and before
+    any of its body is held; it may block (the sender then waits, its chunks held back
+    by flow control). ``leave`` runs on the same thread once the handler returned or the
+    request failed; it must be harmless when ``enter`` admitted nothing, or when the
+    handler already released the slot itself.
+    """
+
+    def enter(self, topic: str, headers: dict[str, Any], size: int) -> None: ...
+
+    def leave(self) -> None: ...
 
 
 def _guarded(frames: Iterator[bytes], context: Any, topic: str, peer: str) -> Iterator[bytes]:
@@ -330,7 +376,7 @@ def _guarded(frames: Iterator[bytes], context: Any, topic: str, peer: str) -> It
     except Exception as exc:
         message = exc.message if isinstance(exc, FljobError) else f"{type(exc).__name__}: {exc}"
         log.error("reply to %r for %s broke off: %s", topic, peer, message)
-        context.abort(_grpc().StatusCode.DATA_LOSS, f"the reply broke off: {message}"[:4000])
+        _abort(context, _grpc().StatusCode.DATA_LOSS, f"the reply broke off: {message}"[:4000])
 
 
 def _grpc() -> Any:

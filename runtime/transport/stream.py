@@ -169,7 +169,7 @@ SpoolChooser = Callable[[fr.Head], Path | None]
 
 def receive(
     first: bytes,
-    frames: Iterator[bytes],
+    frames: Iterator[bytes | memoryview],
     *,
     max_body: int,
     spool: SpoolChooser | None = None,
@@ -223,7 +223,7 @@ def _one_body(frame: bytes, head_len: int, crc: int, size: int, head: fr.Head) -
 
 
 def _assemble(
-    head: fr.Head, frames: Iterator[bytes], sink: Any, progress: Progress | None
+    head: fr.Head, frames: Iterator[bytes | memoryview], sink: Any, progress: Progress | None
 ) -> Generator[bytes, None, None]:
     expected_chunks = -(-head.size // head.chunk)
     crc, offset = 0, 0

@@ -31,19 +31,31 @@ class WeightedAggregator:
     ``NUM_STEPS_CURRENT_ROUND``; keys no result holds keep their global value. All
     results of one round must share one params type. Thread-safe: results may be added
     from the threads that receive them.
+
+    Memory: with ``add(..., consume=True)`` (a result decoded from the wire, which
+    nobody else uses) the result's own arrays are scaled in place and the first one
+    becomes the running sum, so folding allocates nothing model-sized. Once a FULL
+    result covered a key, the global value of that key is never needed again and the
+    aggregator lets go of it (``global_params`` is a private copy of the mapping), so a
+    large global model can be freed while the round goes on.
     """
 
     def __init__(self, global_params: Mapping[str, np.ndarray]) -> None:
-        self.global_params = global_params
+        self.global_params = dict(global_params)
+        self.shapes = {name: np.shape(value) for name, value in global_params.items()}
         self.sums: dict[str, np.ndarray] = {}
         self.weights: dict[str, float] = {}
-        self.dtypes: dict[str, np.dtype] = {}
+        self.dtypes: dict[str, np.dtype] = {
+            name: np.asarray(value).dtype for name, value in global_params.items()
+        }
         self.params_type: ParamsType | None = None
         self.count = 0
         self._lock = threading.Lock()
 
-    def add(self, site: str, model: FLModel) -> None:
-        """Fold in one result (``WorkflowError`` when it cannot be averaged)."""
+    def add(self, site: str, model: FLModel, *, consume: bool = False) -> None:
+        """Fold in one result (``WorkflowError`` when it cannot be averaged).
+
+        ``consume=True``: the result's arrays may be modified and kept (see the class)."""
         if not isinstance(model.params, Mapping):
             raise WorkflowError(f"{site} sent no params")
         weight = result_weight(model)
@@ -56,19 +68,20 @@ class WeightedAggregator:
                     "results mix FULL and DIFF params in one round",
                     hint="use one params_transfer_type for every site",
                 )
-            for name, value in model.params.items():
-                array = np.asarray(value)
-                expected = self.global_params.get(name)
-                if expected is not None and array.shape != np.shape(expected):
+            arrays = {name: np.asarray(value) for name, value in model.params.items()}
+            for name, array in arrays.items():
+                expected = self.shapes.get(name)
+                if expected is not None and array.shape != expected:
                     raise WorkflowError(
                         f"{site} sent {name} with shape {array.shape}, "
-                        f"the global model has {np.shape(expected)}"
+                        f"the global model has {expected}"
                     )
-                self.dtypes.setdefault(
-                    name, np.asarray(expected if expected is not None else array).dtype
-                )
-                _accumulate(self.sums, name, array, weight)
+            for name, array in arrays.items():
+                self.dtypes.setdefault(name, array.dtype)
+                _accumulate(self.sums, name, array, weight, consume)
                 self.weights[name] = self.weights.get(name, 0.0) + weight
+                if kind is ParamsType.FULL and weight > 0:
+                    self.global_params.pop(name, None)  # never needed again
             self.count += 1
 
     def result(self) -> dict[str, np.ndarray]:
@@ -96,20 +109,40 @@ def weighted_average(
     return aggregator.result()
 
 
-def _accumulate(sums: dict[str, np.ndarray], name: str, array: np.ndarray, weight: float) -> None:
-    """``sums[name] += weight * array`` without full-size temporaries where possible.
+_BLOCK = 1 << 22  # elements per step when scaling into a temporary: bounded scratch
+
+
+def _accumulate(
+    sums: dict[str, np.ndarray], name: str, array: np.ndarray, weight: float, consume: bool
+) -> None:
+    """``sums[name] += weight * array`` without model-sized temporaries.
 
     Floating arrays accumulate in their own precision (float32 stays float32, as in
-    FLARE's aggregator); integer arrays in float64."""
+    FLARE's aggregator); integer arrays in float64. A consumable array of the sum's
+    dtype is scaled in place and, for the first result, becomes the sum itself."""
     total = sums.get(name)
+    dtype = np.result_type(array.dtype, np.float32) if array.dtype.kind in "fc" else np.float64
+    in_place = (
+        consume and array.dtype == dtype and array.flags.writeable and array.flags.c_contiguous
+    )
     if total is None:
-        dtype = np.result_type(array.dtype, np.float32) if array.dtype.kind in "fc" else np.float64
-        total = sums[name] = np.array(array, dtype=dtype, copy=True)
-        total *= weight
-    elif weight == 1.0:
+        if in_place:
+            total = sums[name] = array
+        else:
+            total = sums[name] = np.array(array, dtype=dtype, copy=True)
+        if weight != 1.0:
+            total *= weight
+        return
+    if weight == 1.0:
+        total += array
+    elif in_place:
+        array *= weight
         total += array
     else:
-        total += weight * array
+        flat_total, flat = total.reshape(-1), array.reshape(-1)
+        for start in range(0, flat.size, _BLOCK):
+            end = start + _BLOCK
+            flat_total[start:end] += weight * flat[start:end]
 
 
 def weighted_metrics(models: Sequence[tuple[str, FLModel]]) -> dict[str, float]:

@@ -90,6 +90,9 @@ class TaskResult:
     data: FLModel | Any = None
     error: str | None = None
     props: dict[str, Any] = field(default_factory=dict)
+    #: True when ``data`` was decoded for this result alone (it came over the wire): a
+    #: workflow may then modify its arrays in place instead of copying them
+    owned: bool = False
 
     @property
     def model(self) -> FLModel:

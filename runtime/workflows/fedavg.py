@@ -60,42 +60,43 @@ class FedAvg(Workflow):
 
     def run(self, ctx: WorkflowContext) -> None:
         persistor = ctx.get_component(self.persistor_id, ModelPersistor)
-        params = persistor.load_initial(ctx.app_dir)
+        # The global model lives in this one-item box, never in a variable of this
+        # frame: each round takes it out, so once every site has it and the results
+        # cover it, nothing keeps a large model alive (see WeightedAggregator).
+        box = [persistor.load_initial(ctx.app_dir)]
         ctx.logger.info("FedAvg: %d rounds, min_clients=%d", self.num_rounds, self.min_clients)
         for round_num in range(self.num_rounds):
             ctx.check_abort()
-            params = self._round(ctx, persistor, params, round_num)
+            box.append(self._round(ctx, persistor, box, round_num))
         if self.num_rounds == 0:  # otherwise the last round saved it already
-            persistor.save(params, ctx.result_dir / GLOBAL_MODEL)
+            persistor.save(box[0], ctx.result_dir / GLOBAL_MODEL)
         ctx.logger.info("FedAvg finished after %d rounds", self.num_rounds)
 
     def _round(
-        self, ctx: WorkflowContext, persistor: ModelPersistor, params: Params, round_num: int
+        self, ctx: WorkflowContext, persistor: ModelPersistor, box: list[Params], round_num: int
     ) -> Params:
         started = time.monotonic()
         targets = ctx.comm.sites()
-        ctx.emit("round_started", round=round_num, total_rounds=self.num_rounds, sites=targets)
-        task = Task(
-            self.train_task_name,
-            FLModel(
-                params=params,
-                params_type=ParamsType.FULL,
-                current_round=round_num,
-                total_rounds=self.num_rounds,
-            ),
+        ctx.emit(
+            "round_started",
+            round=round_num,
+            total_rounds=self.num_rounds,
+            sites=targets,
+            started_at=time.time(),  # wall clock: lets a benchmark time each direction
         )
+        aggregator = WeightedAggregator(box[0])
         # wait_time_after_min_received == 0: wait for every site still alive (a failed or
         # gone site answers at once with an error); > 0: once min_clients results are
         # in, wait at most that long for the others.
         grace = self.wait_time_after_min_received
-        aggregator = WeightedAggregator(params)
+        arrivals: dict[str, float] = {}  # site -> seconds from the round's start to its fold
         results = ctx.comm.broadcast_and_wait(
-            task,
+            self._task(box.pop(), round_num),
             targets,
             min_responses=self.min_clients if grace > 0 else 0,
             timeout=self.train_timeout,
             wait_time_after_min_received=grace,
-            on_result=lambda result: _fold(aggregator, result),
+            on_result=lambda result: _fold(aggregator, result, arrivals, started),
         )
         ctx.check_abort()
         good = []
@@ -125,8 +126,18 @@ class FedAvg(Workflow):
             failed=[r.site for r in results if not r.ok],
             aggregate=metrics,
             seconds=time.monotonic() - started,
+            arrivals=arrivals,
         )
         return params
+
+    def _task(self, params: Params, round_num: int) -> Task:
+        model = FLModel(
+            params=params,
+            params_type=ParamsType.FULL,
+            current_round=round_num,
+            total_rounds=self.num_rounds,
+        )
+        return Task(self.train_task_name, model)
 
     def _keep_best(
         self, ctx: WorkflowContext, saved: Path, metrics: dict[str, float], round_num: int
@@ -140,12 +151,15 @@ class FedAvg(Workflow):
         ctx.logger.info("round %d: new best %s = %.6g", round_num, self.key_metric, value)
 
 
-def _fold(aggregator: WeightedAggregator, result: TaskResult) -> None:
+def _fold(
+    aggregator: WeightedAggregator, result: TaskResult, arrivals: dict[str, float], started: float
+) -> None:
     """Add a site's model to the round's average as it arrives, then let it go: the
     server holds one running sum, not every site's model."""
     model = result.model
-    aggregator.add(result.site, model)
+    aggregator.add(result.site, model, consume=result.owned)
     model.params = None
+    arrivals[result.site] = time.monotonic() - started
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

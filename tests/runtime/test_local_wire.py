@@ -1,4 +1,4 @@
-"""The framed unix-socket channel between a site's job process and its script."""
+"""The unix-socket channel between a site's job process and its script (transport frames)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from fljob.runtime.client_api.local_wire import (
-    MAGIC,
     LocalClient,
     LocalMessage,
     LocalServer,
     LocalWireError,
 )
+from fljob.runtime.transport import frames as fr
 
 
 @pytest.fixture
@@ -59,15 +59,34 @@ def test_errors_come_back_to_the_caller(server, topic, message) -> None:
         client.call(topic, {})
 
 
+def _framed(frame: bytes) -> bytes:
+    return struct.pack("<I", len(frame)) + frame
+
+
+def _one(head: bytes) -> bytes:
+    return _framed(fr.pack(fr.ONE, len(head), 0, 0) + head)
+
+
 @pytest.mark.parametrize(
     "frame",
     [
         pickle.dumps({"topic": "echo", "headers": {}}),
-        struct.pack("<4sIQ", MAGIC, 1 << 30, 0),
-        struct.pack("<4sIQ", MAGIC, 5, 0) + b"nope!",
-        struct.pack("<4sIQ", MAGIC, 2, 0) + b"[]",
+        struct.pack("<I", fr.MAX_FRAME + 1),
+        _framed(b"XX" + fr.pack(fr.ONE)[2:]),
+        _framed(fr.pack(fr.DATA, 0, 0, 0) + b"x"),
+        _one(b"nope!"),
+        _one(b"[]"),
+        _one(b'{"topic": "echo", "headers": {}, "size": -1, "chunk": 1, "ack_every": 1}'),
     ],
-    ids=["pickle", "oversized-header", "header-not-json", "header-not-object"],
+    ids=[
+        "pickle",
+        "oversized-frame",
+        "bad-magic",
+        "data-before-head",
+        "head-not-json",
+        "head-not-object",
+        "negative-size",
+    ],
 )
 def test_malformed_frames_close_the_connection_unhandled(server, frame) -> None:
     srv, calls = server
