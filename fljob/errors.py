@@ -53,7 +53,7 @@ class Diagnostic:
         return replace(self, severity=severity)
 
     def location(self) -> str:
-        parts = [self.file or "<input>"]
+        parts = [self.file or "fljob"]  # no file: the message is about the command itself
         if self.line is not None:
             parts.append(str(self.line))
             if self.col is not None:
