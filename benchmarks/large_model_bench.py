@@ -15,10 +15,15 @@ Prints, for the last round (the first also waits for the scripts' start-up):
   process, each site's job process, each training script;
 - whether the new global model holds exactly what the sites sent.
 
+With ``--in-process`` the sites' job processes run the script themselves
+(``ScriptExecutor(launch_external_process=False)``): the second hop becomes a hand-over
+by reference, and there is no script process (its memory is the site job's).
+
 The last line is one JSON object for dashboards.
 
     .venv/bin/python benchmarks/large_model_bench.py               # 1 GiB, 1 site, 2 rounds
     .venv/bin/python benchmarks/large_model_bench.py --sites 2 --size 200MB
+    .venv/bin/python benchmarks/large_model_bench.py --in-process  # script in the job process
 """
 
 from __future__ import annotations
@@ -88,7 +93,9 @@ def parse_size(text: str) -> int:
     return int(upper)
 
 
-def write_job(root: Path, size: int, sites: int, rounds: int) -> tuple[Path, int]:
+def write_job(
+    root: Path, size: int, sites: int, rounds: int, in_process: bool = False
+) -> tuple[Path, int]:
     """The job folder; returns it and the model's exact size in bytes."""
     rows = 16 * 1024  # 64 MiB tensors
     count = max(1, round(size / (rows * 1024 * 4)))
@@ -123,7 +130,10 @@ def write_job(root: Path, size: int, sites: int, rounds: int) -> tuple[Path, int
                     "tasks": ["train"],
                     "executor": {
                         "path": "fljob.runtime.executors.ScriptExecutor",
-                        "args": {"params_exchange_format": "pytorch"},
+                        "args": {
+                            "params_exchange_format": "pytorch",
+                            "launch_external_process": not in_process,
+                        },
                     },
                 }
             ],
@@ -191,20 +201,20 @@ def _hwm_mb(pid: int) -> float:
     raise ValueError("no VmHWM")
 
 
-def run(size: int, sites: int, rounds: int) -> dict[str, Any]:
+def run(size: int, sites: int, rounds: int, in_process: bool = False) -> dict[str, Any]:
     from fljob.runtime.local_run import LocalRun, RunOptions
 
     root = Path(tempfile.mkdtemp(prefix="fljob-large-"))
     events: list[dict[str, Any]] = []
     try:
-        job, nbytes = write_job(root, size, sites, rounds)
+        job, nbytes = write_job(root, size, sites, rounds, in_process)
         names = [f"site-{i}" for i in range(1, sites + 1)]
         options = RunOptions(job_dir=job, workspace=root / "ws", sites=names)
         with PeakWatcher() as watcher:
             summary = LocalRun(options, on_event=events.append).run()
         if not summary.ok:
             raise SystemExit(f"benchmark job failed: {summary.error}")
-        result = _figures(events, nbytes, names, watcher.peaks)
+        result = _figures(events, nbytes, names, watcher.peaks, in_process)
         result["global_ok"] = _check_global(Path(summary.result_dir), names, rounds)
         return result
     finally:
@@ -212,7 +222,11 @@ def run(size: int, sites: int, rounds: int) -> dict[str, Any]:
 
 
 def _figures(
-    events: list[dict[str, Any]], nbytes: int, names: list[str], peaks: dict[str, dict]
+    events: list[dict[str, Any]],
+    nbytes: int,
+    names: list[str],
+    peaks: dict[str, dict],
+    in_process: bool = False,
 ) -> dict[str, Any]:
     started = {e["round"]: e for e in events if e["kind"] == "round_started"}
     done = {e["round"]: e for e in events if e["kind"] == "round_done"}
@@ -233,10 +247,12 @@ def _figures(
     up = max(t0 + done[last]["arrivals"][s] - done[last]["metrics"][s]["sending_at"] for s in names)
     model_mb = nbytes / 2**20
     peak = {role: max(pids.values()) for role, pids in peaks.items()}
-    peak["script"] = max(
-        peak.get("script", 0.0), *(done[last]["metrics"][s]["rss_mb"] for s in names)
-    )
+    if not in_process:  # in-process, the script's rss_mb is its site job process's
+        peak["script"] = max(
+            peak.get("script", 0.0), *(done[last]["metrics"][s]["rss_mb"] for s in names)
+        )
     return {
+        "mode": "in-process" if in_process else "subprocess",
         "size_bytes": nbytes,
         "sites": len(names),
         "down_MBps": round(nbytes * len(names) / down / 1e6, 1),
@@ -273,12 +289,20 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the script in the site's job process (launch_external_process=false)",
+    )
     args = parser.parse_args()
-    result = run(args.size, args.sites, args.rounds)
+    result = run(args.size, args.sites, args.rounds, in_process=args.in_process)
     if not args.json:
         mb = result["size_bytes"] / 2**20
         ok = result["global_ok"]
-        print(f"model {mb:.0f} MiB, {result['sites']} site(s), global model ok={ok}")
+        print(
+            f"model {mb:.0f} MiB, {result['sites']} site(s), script {result['mode']}, "
+            f"global model ok={ok}"
+        )
         for r in result["rounds"]:
             print(f"  round {r['round']}: {r['seconds']:.2f} s  {r['sites']}")
         print(

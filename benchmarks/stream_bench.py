@@ -513,26 +513,30 @@ def main() -> None:
 
 
 def run_fedavg(size: int, sites: int) -> dict:
-    """A real FedAvg job (large_model_bench.py) with a state dict of ``size`` bytes."""
+    """A real FedAvg job (large_model_bench.py) with a state dict of ``size`` bytes, with the
+    training script as a subprocess (``fedavg_*``) and in-process (``fedavg_inprocess_*``)."""
     sys.path.insert(0, str(Path(__file__).parent))
     from large_model_bench import run
 
-    r = run(size, sites, rounds=2)
-    peaks = ", ".join(f"{k} {v:.2f}x" for k, v in r["peak_rss_x_model"].items())
-    print(
-        f"fedavg    server->site->script {r['per_site_down_MBps'] / 1e3:.2f} GB/s  "
-        f"script->site->server {r['per_site_up_MBps'] / 1e3:.2f} GB/s per site ({sites} "
-        f"site(s))  peak RSS {peaks}  ok={r['global_ok']}",
-        flush=True,
-    )
-    out = {
-        "fedavg_model_bytes": r["size_bytes"],
-        "fedavg_sites": sites,
-        "fedavg_down_GBps": round(r["per_site_down_MBps"] / 1e3, 3),
-        "fedavg_up_GBps": round(r["per_site_up_MBps"] / 1e3, 3),
-        "fedavg_ok": r["global_ok"],
-    }
-    out.update({f"fedavg_peak_rss_x_model_{k}": v for k, v in r["peak_rss_x_model"].items()})
+    out: dict = {"fedavg_sites": sites}
+    for in_process, prefix in ((False, "fedavg"), (True, "fedavg_inprocess")):
+        r = run(size, sites, rounds=2, in_process=in_process)
+        peaks = ", ".join(f"{k} {v:.2f}x" for k, v in r["peak_rss_x_model"].items())
+        print(
+            f"{prefix:<17} server->site->script {r['per_site_down_MBps'] / 1e3:.2f} GB/s  "
+            f"script->site->server {r['per_site_up_MBps'] / 1e3:.2f} GB/s per site ({sites} "
+            f"site(s))  peak RSS {peaks}  ok={r['global_ok']}",
+            flush=True,
+        )
+        out.update(
+            {
+                f"{prefix}_model_bytes": r["size_bytes"],
+                f"{prefix}_down_GBps": round(r["per_site_down_MBps"] / 1e3, 3),
+                f"{prefix}_up_GBps": round(r["per_site_up_MBps"] / 1e3, 3),
+                f"{prefix}_ok": r["global_ok"],
+            }
+        )
+        out.update({f"{prefix}_peak_rss_x_model_{k}": v for k, v in r["peak_rss_x_model"].items()})
     return out
 
 

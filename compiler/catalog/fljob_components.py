@@ -125,6 +125,7 @@ COMPONENTS = [
         arg("train_task_name", "str", "train"),
         arg("evaluate_task_name", "str", "validate"),
         arg("submit_model_task_name", "str", "submit_model"),
+        arg("launch_external_process", "bool", True),
         summary="Runs the training script through the Client API.",
     ),
     spec(

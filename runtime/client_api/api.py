@@ -8,10 +8,17 @@
 ...     flare.send(flare.FLModel(params=params, metrics={"accuracy": acc},
 ...                              meta={"NUM_STEPS_CURRENT_ROUND": steps}))
 
-The script is launched by its site (``SubprocessLauncher``) with the address of a local
-channel in ``FLJOB_CHANNEL``; :func:`init` connects to it (the transport's chunked
-streaming over a unix socket, see :mod:`.local_wire`: no grpc in the script, a model of
-any size). Importing the facade stays cheap.
+Two backends, one surface; :func:`init` picks one from the script's environment:
+
+- in-process (``ScriptExecutor(launch_external_process=False)``): the script runs in a
+  thread of the site's job process, bound to a :class:`.memory.MemoryChannel`; models
+  are handed over by reference (no serialisation, no copy);
+- subprocess (the default): the script is launched by its site (``SubprocessLauncher``)
+  with the address of a local channel in ``FLJOB_CHANNEL``; :func:`init` connects to it
+  (the transport's chunked streaming over a unix socket, see :mod:`.local_wire`: no grpc
+  in the script, a model of any size).
+
+Importing the facade stays cheap.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import threading
 from typing import Any
 
 from fljob.errors import RuntimeProtocolError
-from fljob.runtime.client_api import protocol
+from fljob.runtime.client_api import memory, protocol
 from fljob.runtime.client_api.model import FLModel, model_from_payload, model_to_payload
 
 TRAIN, VALIDATE, SUBMIT_MODEL = "train", "validate", "submit_model"
@@ -127,9 +134,17 @@ _lock = threading.Lock()
 
 
 def init(address: str | None = None) -> None:
-    """Connect to the site that launched this script (idempotent)."""
+    """Connect to the site that runs this script (idempotent).
+
+    A script run in-process by its site's job process uses the in-memory channel bound
+    to its thread; otherwise ``address`` or ``FLJOB_CHANNEL`` names the local socket."""
     global _session
     with _lock:
+        channel = memory.current_channel() if address is None else None
+        if channel is not None:
+            if channel.session is None:
+                channel.session = memory.MemorySession(channel)
+            return
         if _session is not None:
             return
         address = address or os.environ.get(protocol.ENV_CHANNEL)
@@ -141,12 +156,14 @@ def init(address: str | None = None) -> None:
         _session = _Session(address)
 
 
-def _require() -> _Session:
-    if _session is None:
+def _require() -> _Session | memory.MemorySession:
+    channel = memory.current_channel()
+    session = channel.session if channel is not None else _session
+    if session is None:
         raise ClientAPIError(
             "the Client API is not initialized", hint="call flare.init() at the start of the script"
         )
-    return _session
+    return session
 
 
 def is_running() -> bool:
@@ -214,7 +231,10 @@ def shutdown() -> None:
     """Close the channel (called at interpreter exit too)."""
     global _session
     with _lock:
-        if _session is not None:
+        channel = memory.current_channel()
+        if channel is not None:
+            channel.session = None
+        elif _session is not None:
             _session.close()
             _session = None
 

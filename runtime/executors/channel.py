@@ -84,8 +84,10 @@ class LocalChannel:
             self.cond.notify_all()
 
     def withdraw(self) -> None:
+        """The task is over: its result (taken by the executor) is let go here, else a
+        large model would stay alive while the next one arrives."""
         with self.cond:
-            self.pending, self.current_id = None, None
+            self.pending, self.current_id, self.result = None, None, None
             self.cond.notify_all()
 
     def end(self) -> None:
