@@ -7,7 +7,12 @@
 ...     flare.send(flare.FLModel(params=..., metrics={"accuracy": 0.9},
 ...                              meta={"NUM_STEPS_CURRENT_ROUND": 100}))
 
-Importing this module is cheap: the transport (grpc) loads inside :func:`init`.
+The same script runs either as a subprocess of the site's job process (the default;
+models cross a local unix-socket channel on the streaming layer) or inside the job
+process itself (``ScriptExecutor(launch_external_process=false)``; models are handed
+over by reference). :func:`init` picks the backend; the script does not change.
+
+Importing this module is cheap: no grpc, numpy or torch until they are needed.
 """
 
 from fljob.runtime.client_api.api import (
