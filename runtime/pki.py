@@ -157,7 +157,7 @@ def provision(
         hosts = [name, "localhost", "127.0.0.1", host] if role == "server" else []
         _issue(root / name, parts[name], ca_key, ca_cert, hosts)
     pki = Pki(root, project, dict(sorted(parts.items())))
-    _write_text(root / "project.json", json.dumps(_project_doc(pki), indent=2) + "\n", 0o644)
+    write_text_file(root / "project.json", json.dumps(_project_doc(pki), indent=2) + "\n", 0o644)
     return pki
 
 
@@ -207,7 +207,7 @@ def _load_or_make_ca(root: Path, project: str) -> tuple[Any, Any]:
         .sign(key, _sha256())
     )
     _write_key(key_path, key)
-    _write_text(cert_path, cert.public_bytes(serialization.Encoding.PEM).decode(), 0o644)
+    write_text_file(cert_path, cert.public_bytes(serialization.Encoding.PEM).decode(), 0o644)
     return key, cert
 
 
@@ -242,8 +242,8 @@ def _issue(kit: Path, who: Participant, ca_key: Any, ca_cert: Any, hosts: list[s
     cert = builder.sign(ca_key, _sha256())
     pem = serialization.Encoding.PEM
     _write_key(kit / f"{who.name}.key", key)
-    _write_text(kit / f"{who.name}.crt", cert.public_bytes(pem).decode(), 0o644)
-    _write_text(kit / "ca.crt", ca_cert.public_bytes(pem).decode(), 0o644)
+    write_text_file(kit / f"{who.name}.crt", cert.public_bytes(pem).decode(), 0o644)
+    write_text_file(kit / "ca.crt", ca_cert.public_bytes(pem).decode(), 0o644)
 
 
 def _sans(hosts: list[str]) -> list[Any]:
@@ -303,11 +303,12 @@ def _write_key(path: Path, key: Any) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write_text(path, pem.decode(), 0o600)
+    write_text_file(path, pem.decode(), 0o600)
 
 
-def _write_text(path: Path, text: str, mode: int) -> None:
-    """Write atomically with ``mode`` set before any byte lands (keys never readable)."""
+def write_text_file(path: Path, text: str, mode: int) -> None:
+    """Write atomically with ``mode`` set before any byte lands (keys are never readable
+    by others, not even for a moment). Startup kits use it for every file they write."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)

@@ -25,7 +25,6 @@ project file does not mention are left alone: they belong to the site.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from fljob.errors import Diagnostic, DiagnosticError, UsageError
+from fljob.runtime.pki import write_text_file
 from fljob.runtime.provision.project import Project
 
 KIT_CONFIG = "fljob.json"
@@ -299,20 +299,8 @@ def _write_start_script(kit: Path, config: KitConfig) -> None:
         'FLJOB="${FLJOB:-fljob}"\n'
         f'exec {line} "$@"\n'
     )
-    _write(kit / "start.sh", text, 0o755)
+    write_text_file(kit / "start.sh", text, 0o755)
 
 
 def _write_json(path: Path, data: Any) -> None:
-    _write(path, json.dumps(data, indent=2, sort_keys=True) + "\n", 0o644)
-
-
-def _write(path: Path, text: str, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.fchmod(fd, mode)
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_text_file(path, json.dumps(data, indent=2, sort_keys=True) + "\n", 0o644)
