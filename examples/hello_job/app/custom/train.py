@@ -35,9 +35,13 @@ def main() -> None:
             w = w - args.lr * x.T @ (p - y) / len(y)
             b = b - args.lr * np.array([np.mean(p - y)])
         accuracy = float(np.mean(((x @ w + b) > 0) == (y > 0.5)))
-        flare.send(flare.FLModel(params={"weights": w, "bias": b},
-                                 metrics={"accuracy": accuracy},
-                                 meta={"NUM_STEPS_CURRENT_ROUND": args.steps}))
+        flare.send(
+            flare.FLModel(
+                params={"weights": w, "bias": b},
+                metrics={"accuracy": accuracy},
+                meta={"NUM_STEPS_CURRENT_ROUND": args.steps},
+            )
+        )
 
 
 if __name__ == "__main__":
