@@ -83,7 +83,7 @@ def list_templates_command(template_dirs: tuple[Path, ...], output_format: str) 
     _echo_warnings(library.warnings)
     entries = library.entries()
     templates, problems = library.read_all()
-    items = []
+    items: list[dict[str, Any]] = []  # JSON objects, printed as they are with --format json
     for template in templates:
         entry = entries[template.name]
         items.append(

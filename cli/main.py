@@ -52,7 +52,9 @@ class LazyGroup(click.Group):
             raise TypeError(f"{module_name}.{attr} is not a click command")
         return command
 
-    def resolve_command(self, ctx: click.Context, args: list[str]):  # type: ignore[no-untyped-def]
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
         # Report unknown commands with a did-you-mean over the canonical names.
         name = args[0] if args else ""
         if name and not name.startswith("-") and self.get_command(ctx, name) is None:

@@ -23,15 +23,15 @@ def setup_logging(
     """Log to ``log_file`` (appending) and/or ``stream``; returns the root logger."""
     root = logging.getLogger()
     root.setLevel(level)
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    handlers: list[logging.Handler] = []
     if log_file is not None:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = logging.FileHandler(log_file, encoding="utf-8")
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        root.addHandler(handler)
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
     if stream is not None:
-        handler = logging.StreamHandler(stream)
+        handlers.append(logging.StreamHandler(stream))
+    for handler in handlers:
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         root.addHandler(handler)
     logging.getLogger("grpc").setLevel(logging.WARNING)

@@ -201,7 +201,7 @@ class LocalServer:
         if folder.stat().st_mode & 0o077 or folder.stat().st_uid != os.getuid():
             raise LocalWireError(f"socket folder {folder} is open to other users")
         self.handlers = dict(handlers)
-        self._options = {"chunk": chunk_size, "window": window, "stall": stall_timeout}
+        self._chunk, self._window, self._stall = chunk_size, window, stall_timeout
         self._spool_dir, self._spool_threshold = spool_dir, spool_threshold
         self._sock: socket.socket | None = None
         self._conns: set[socket.socket] = set()
@@ -247,7 +247,7 @@ class LocalServer:
         return Path(name)
 
     def _serve(self, conn: socket.socket) -> None:
-        wire = _FrameSocket(conn, **self._options)
+        wire = _FrameSocket(conn, chunk=self._chunk, window=self._window, stall=self._stall)
         try:
             while (received := self._receive(wire)) is not None:
                 head, body = received

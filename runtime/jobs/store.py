@@ -12,6 +12,7 @@ Layout under the store's root::
 
 from __future__ import annotations
 
+import builtins
 import enum
 import json
 import shutil
@@ -198,7 +199,8 @@ class JobStore:
             )
         return seq
 
-    def events(self, job_id: str, after: int = 0) -> list[dict[str, Any]]:
+    def events(self, job_id: str, after: int = 0) -> builtins.list[dict[str, Any]]:
+        # builtins.list: inside this class `list` is the method JobStore.list.
         with self._lock:
             rows = self._db.execute(
                 "SELECT seq, kind, data FROM events WHERE job_id = ? AND seq > ? ORDER BY seq",

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import builtins
 import io
 import zipfile
 from collections.abc import Iterator
@@ -104,8 +105,9 @@ class AdminClient:
                 target.write_bytes(zf.read(info))
         return dest
 
-    def logs(self, job_id: str, site: str | None = None) -> tuple[str, list[str]]:
+    def logs(self, job_id: str, site: str | None = None) -> tuple[str, builtins.list[str]]:
         """The log text of ``site`` (the server's by default) and the names of all logs."""
+        # builtins.list: inside this class `list` is the method AdminClient.list.
         reply = self._call(topics.ADMIN_LOGS, {"job_id": job_id, "site": site})
         return bytes(reply.body).decode("utf-8", "replace"), list(reply.headers.get("logs", []))
 

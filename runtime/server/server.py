@@ -76,7 +76,7 @@ class JobRunner:
         # (``site.job_address``), so the two start-ups overlap.
         bundle = store.bundle_zip(self.job_id).read_bytes()
         for site in self.sites:
-            headers = {"job_id": self.job_id, "app": app_for(self.meta, site)}
+            headers: dict[str, Any] = {"job_id": self.job_id, "app": app_for(self.meta, site)}
             headers["submitter"] = self.server.access.submitter(self.submitter).to_dict()
             work = Work("deploy", headers, bundle)
             self.server.registry.post(site, work)
@@ -231,6 +231,7 @@ class Server:
         if not self._stop.is_set():
             self.spares.prepare_later()
         final = runner.final or {}
+        error: str | None
         if runner.aborting:
             status, error = JobStatus.ABORTED, "aborted"
         elif final.get("status") in JobStatus.__members__:
