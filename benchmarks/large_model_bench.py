@@ -38,6 +38,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from fedavg_job import write_fedavg_job
+
 MODEL = """
 import torch
 
@@ -101,55 +103,21 @@ def write_job(
     count = max(1, round(size / (rows * 1024 * 4)))
     if size < rows * 1024 * 4:
         rows = max(1, size // 4096)
-    job = root / "large_job"
-    (job / "app" / "config").mkdir(parents=True)
-    (job / "app" / "custom").mkdir()
-    files = {
-        "meta.json": {"name": "large", "min_clients": sites, "deploy_map": {"app": ["@ALL"]}},
-        "app/config/config_fed_server.json": {
-            "format_version": 2,
-            "workflows": [
-                {
-                    "id": "fedavg",
-                    "path": "fljob.runtime.workflows.FedAvg",
-                    "args": {"num_rounds": rounds, "min_clients": sites},
-                }
-            ],
-            "components": [
-                {
-                    "id": "persistor",
-                    "path": "fljob.runtime.persistors.TorchModelPersistor",
-                    "args": {"model": {"path": "net.Big", "args": {"count": count, "rows": rows}}},
-                }
-            ],
+    job = write_fedavg_job(
+        root / "large_job",
+        rounds=rounds,
+        sites=sites,
+        persistor={
+            "path": "fljob.runtime.persistors.TorchModelPersistor",
+            "args": {"model": {"path": "net.Big", "args": {"count": count, "rows": rows}}},
         },
-        "app/config/config_fed_client.json": {
-            "format_version": 2,
-            "executors": [
-                {
-                    "tasks": ["train"],
-                    "executor": {
-                        "path": "fljob.runtime.executors.ScriptExecutor",
-                        "args": {
-                            "params_exchange_format": "pytorch",
-                            "launch_external_process": not in_process,
-                        },
-                    },
-                }
-            ],
-            "components": [
-                {
-                    "id": "launcher",
-                    "path": "fljob.runtime.launchers.SubprocessLauncher",
-                    "args": {"script": "python3 -u custom/train.py"},
-                }
-            ],
+        executor_args={
+            "params_exchange_format": "pytorch",
+            "launch_external_process": not in_process,
         },
-    }
-    for rel, data in files.items():
-        (job / rel).write_text(json.dumps(data, indent=2))
-    (job / "app" / "custom" / "net.py").write_text(MODEL)
-    (job / "app" / "custom" / "train.py").write_text(SCRIPT)
+        script="train.py",
+        custom={"net.py": MODEL, "train.py": SCRIPT},
+    )
     return job, count * rows * 1024 * 4
 
 

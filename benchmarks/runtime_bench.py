@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fedavg_job import write_fedavg_job
+
 NOOP_SCRIPT = """
 import time
 import fljob.client as flare
@@ -50,46 +52,17 @@ while flare.is_running():
 
 
 def write_noop_job(root: Path, rounds: int, sites: int) -> Path:
-    job = root / "noop_job"
-    (job / "app" / "config").mkdir(parents=True)
-    (job / "app" / "custom").mkdir()
-    files = {
-        "meta.json": {"name": "noop", "min_clients": sites, "deploy_map": {"app": ["@ALL"]}},
-        "app/config/config_fed_server.json": {
-            "format_version": 2,
-            "workflows": [
-                {
-                    "id": "fedavg",
-                    "path": "fljob.runtime.workflows.FedAvg",
-                    "args": {"num_rounds": rounds, "min_clients": sites},
-                }
-            ],
-            "components": [
-                {
-                    "id": "persistor",
-                    "path": "fljob.runtime.persistors.NumpyModelPersistor",
-                    "args": {"initial_model": {"w": [[0.5] * 10] * 10, "b": [0.0] * 10}},
-                }
-            ],
+    return write_fedavg_job(
+        root / "noop_job",
+        rounds=rounds,
+        sites=sites,
+        persistor={
+            "path": "fljob.runtime.persistors.NumpyModelPersistor",
+            "args": {"initial_model": {"w": [[0.5] * 10] * 10, "b": [0.0] * 10}},
         },
-        "app/config/config_fed_client.json": {
-            "format_version": 2,
-            "executors": [
-                {"tasks": ["train"], "executor": {"path": "fljob.runtime.executors.ScriptExecutor"}}
-            ],
-            "components": [
-                {
-                    "id": "launcher",
-                    "path": "fljob.runtime.launchers.SubprocessLauncher",
-                    "args": {"script": "python3 -u custom/noop.py"},
-                }
-            ],
-        },
-    }
-    for rel, data in files.items():
-        (job / rel).write_text(json.dumps(data, indent=2))
-    (job / "app" / "custom" / "noop.py").write_text(NOOP_SCRIPT)
-    return job
+        script="noop.py",
+        custom={"noop.py": NOOP_SCRIPT},
+    )
 
 
 def measure_overhead(sites: int, rounds: int) -> dict[str, Any]:
